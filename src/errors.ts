@@ -1,0 +1,71 @@
+/**
+ * Every failure heatgate reports is a HeatgateError with a stable code; the CLI maps codes to exit codes
+ * (ARCHITECTURE.md: 0 pass, 1 gate failed, 2 usage/config, 3 input data, 4 storage/infrastructure).
+ */
+export const EXIT_CODES = {
+  pass: 0,
+  gateFailed: 1,
+  usage: 2,
+  inputData: 3,
+  infrastructure: 4,
+} as const;
+
+export type ErrorKind = 'usage' | 'inputData' | 'infrastructure';
+
+export class HeatgateError extends Error {
+  constructor(
+    message: string,
+    readonly kind: ErrorKind,
+    /** The file or URI the error is about, when there is one. */
+    readonly file?: string,
+  ) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = new.target.name;
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+/** Bad flags, bad policy or config files, unknown layer names: exit 2. */
+export class ConfigError extends HeatgateError {
+  constructor(message: string, file?: string) {
+    super(message, 'usage', file);
+  }
+}
+
+/** A model, image, mask or annotation file that cannot be used: exit 3. */
+export class InputError extends HeatgateError {
+  constructor(message: string, file?: string) {
+    super(message, 'inputData', file);
+  }
+}
+
+/** Storage, network or runtime failures that are not the input's fault: exit 4. */
+export class InfrastructureError extends HeatgateError {
+  constructor(message: string, file?: string) {
+    super(message, 'infrastructure', file);
+  }
+}
+
+/** An op on the differentiated path that has no gradient rule. */
+export class UnsupportedOpError extends InputError {
+  constructor(
+    readonly opType: string,
+    readonly nodeName: string,
+    readonly supported: readonly string[],
+    file?: string,
+  ) {
+    super(
+      `no gradient rule for op ${opType} (node "${nodeName}") on the path from the target layer to the logits; ` +
+        `supported ops: ${supported.join(', ')}`,
+      file,
+    );
+  }
+}
+
+/** sharp-style message for a bad parameter value. */
+export function invalidParameter(name: string, expected: string, actual: unknown): ConfigError {
+  return new ConfigError(`expected ${expected} for ${name} but received ${JSON.stringify(actual)}`);
+}

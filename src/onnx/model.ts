@@ -1,0 +1,139 @@
+import { readFile, realpath, writeFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError } from '../errors.ts';
+import { DataType, onnx, toNumber } from './proto.ts';
+
+/** The opsets of the default ONNX domain that heatgate reads and writes. */
+export const MIN_OPSET = 11;
+export const MAX_OPSET = 21;
+
+export interface LoadedModel {
+  model: onnx.ModelProto;
+  /** Where it was read from (for error messages and fingerprints). */
+  file: string;
+  /** The default-domain opset. */
+  opset: number;
+}
+
+/**
+ * Reads an ONNX file, resolving external-data initializers into the model (so the result can be handed to ONNX
+ * Runtime as one buffer). A data location that is absolute or escapes the model's folder is rejected.
+ */
+export async function loadModel(file: string): Promise<LoadedModel> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new InputError(`cannot read model: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, file);
+  }
+  const model = decodeModel(bytes, file);
+  await resolveExternalData(model, file);
+  return { model, file, opset: defaultOpset(model, file) };
+}
+
+export function decodeModel(bytes: Uint8Array, file = '<buffer>'): onnx.ModelProto {
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (error) {
+    throw new InputError(`not an ONNX model (protobuf decode failed: ${(error as Error).message})`, file);
+  }
+  if (!model.graph?.node?.length) throw new InputError('not an ONNX model (no graph nodes)', file);
+  return model;
+}
+
+export function encodeModel(model: onnx.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Writes the model atomically (temp file + rename), with all tensors inline. */
+export async function saveModel(model: onnx.IModelProto, file: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, encodeModel(model));
+  await rename(tmp, file);
+}
+
+export function defaultOpset(model: onnx.IModelProto, file = '<model>'): number {
+  const entry = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
+  if (!entry) throw new InputError('model imports no default-domain (ai.onnx) opset', file);
+  const version = toNumber(entry.version);
+  if (version < MIN_OPSET) {
+    throw new InputError(`opset ${version} is older than the oldest supported (${MIN_OPSET}); re-export the model with opset >= ${MIN_OPSET}`, file);
+  }
+  if (version > MAX_OPSET) {
+    throw new InputError(`opset ${version} is newer than the newest supported (${MAX_OPSET}); re-export the model with opset <= ${MAX_OPSET}`, file);
+  }
+  return version;
+}
+
+async function resolveExternalData(model: onnx.ModelProto, file: string): Promise<void> {
+  const tensors = allTensors(model.graph);
+  const external = tensors.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+  if (external.length === 0) return;
+  const folder = await realpath(path.dirname(path.resolve(file)));
+  const cache = new Map<string, Buffer>();
+  for (const tensor of external) {
+    const info = new Map((tensor.externalData ?? []).map((kv) => [kv.key ?? '', kv.value ?? '']));
+    const location = info.get('location');
+    if (!location) throw new InputError(`tensor "${tensor.name}" has external data without a location`, file);
+    const target = await safeExternalPath(folder, location, tensor.name ?? '', file);
+    let data = cache.get(target);
+    if (!data) {
+      try {
+        data = await readFile(target);
+      } catch (error) {
+        throw new InputError(
+          `cannot read external data "${location}" of tensor "${tensor.name}": ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+          file,
+        );
+      }
+      cache.set(target, data);
+    }
+    const offset = Number(info.get('offset') ?? 0);
+    const length = info.has('length') ? Number(info.get('length')) : data.length - offset;
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > data.length) {
+      throw new InputError(`external data of tensor "${tensor.name}" (offset ${offset}, length ${length}) lies outside "${location}" (${data.length} bytes)`, file);
+    }
+    tensor.rawData = data.subarray(offset, offset + length);
+    tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    tensor.externalData = [];
+  }
+}
+
+/** Resolves `location` inside the model's folder; symlinks are followed before the check. */
+async function safeExternalPath(folder: string, location: string, tensorName: string, file: string): Promise<string> {
+  const escapes = () =>
+    new InputError(`external data location "${location}" of tensor "${tensorName}" escapes the model's folder; it must be a relative path inside ${folder}`, file);
+  if (path.isAbsolute(location) || location.includes('\0')) throw escapes();
+  const joined = path.resolve(folder, location);
+  if (!isInside(folder, joined)) throw escapes();
+  let resolved: string;
+  try {
+    resolved = await realpath(joined);
+  } catch {
+    throw new InputError(`external data file "${location}" of tensor "${tensorName}" does not exist`, file);
+  }
+  if (!isInside(folder, resolved)) throw escapes();
+  return resolved;
+}
+
+function isInside(folder: string, candidate: string): boolean {
+  const relative = path.relative(folder, candidate);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/** Initializers and Constant-node tensors of the graph and its subgraphs. */
+function allTensors(graph: onnx.IGraphProto | null | undefined): onnx.ITensorProto[] {
+  if (!graph) return [];
+  const out: onnx.ITensorProto[] = [...(graph.initializer ?? [])];
+  for (const node of graph.node ?? []) {
+    for (const attr of node.attribute ?? []) {
+      if (attr.t) out.push(attr.t);
+      if (attr.g) out.push(...allTensors(attr.g));
+      for (const g of attr.graphs ?? []) out.push(...allTensors(g));
+    }
+  }
+  return out;
+}
+
+export { DataType };

@@ -1,0 +1,85 @@
+import { InputError } from '../errors.ts';
+import { encodeModel } from './model.ts';
+import { DataType, onnx, toNumber } from './proto.ts';
+import { openSession, ort } from './session.ts';
+
+export type InputLayout = 'NCHW' | 'NHWC';
+
+/** The image input of a classifier, read from the graph's declared input. */
+export interface ImageInput {
+  name: string;
+  layout: InputLayout;
+  channels: number;
+  /** Declared spatial size; undefined when symbolic (the caller chooses). */
+  height?: number;
+  width?: number;
+  /** Whether the declared batch dimension is symbolic. */
+  dynamicBatch: boolean;
+}
+
+export interface TensorInfo {
+  /** Dims observed in the probe run (batch = the probe batch). */
+  dims: number[];
+  dtype: ort.Tensor.Type;
+}
+
+
+/** Reads the single image input: rank 4, 1 or 3 channels in position 1 (NCHW) or 3 (NHWC). */
+export function imageInput(model: onnx.IModelProto, file: string): ImageInput {
+  const graph = model.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  if (inputs.length !== 1) {
+    throw new InputError(`expected one image input, found ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`, file);
+  }
+  const input = inputs[0];
+  const tensorType = input.type?.tensorType;
+  if (tensorType?.elemType !== DataType.FLOAT) {
+    throw new InputError(`input "${input.name}" must be float32 (found ONNX type ${tensorType?.elemType})`, file);
+  }
+  const dims = (tensorType.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : undefined));
+  if (dims.length !== 4) throw new InputError(`input "${input.name}" must be a 4-D image batch, found rank ${dims.length}`, file);
+  const channelsAt = (i: number) => dims[i] === 1 || dims[i] === 3;
+  let layout: InputLayout;
+  if (channelsAt(1)) layout = 'NCHW';
+  else if (channelsAt(3)) layout = 'NHWC';
+  else throw new InputError(`input "${input.name}" dims [${dims.map((d) => d ?? '?')}]: cannot find a channel axis of size 1 or 3 in position 1 (NCHW) or 3 (NHWC)`, file);
+  const [h, w] = layout === 'NCHW' ? [dims[2], dims[3]] : [dims[1], dims[2]];
+  return { name: input.name ?? '', layout, channels: (layout === 'NCHW' ? dims[1] : dims[3])!, height: h, width: w, dynamicBatch: dims[0] === undefined };
+}
+
+/**
+ * Runs the model once on a dummy batch with `tensors` added as outputs and returns their dims and types.
+ * ONNX Runtime only fetches graph outputs, so the probe works on a copy with extra outputs.
+ */
+export async function probeTensors(
+  model: onnx.IModelProto,
+  file: string,
+  input: ImageInput,
+  size: { height: number; width: number; batch: number },
+  tensors: readonly string[],
+): Promise<Map<string, TensorInfo>> {
+  const outputs = [...(model.graph!.output ?? [])];
+  const existing = new Set(outputs.map((o) => o.name));
+  for (const name of tensors) if (!existing.has(name)) outputs.push({ name });
+  const copy = { ...model, graph: { ...model.graph, output: outputs } };
+  const { session } = await openSession(encodeModel(copy), file);
+  try {
+    const dims = input.layout === 'NCHW'
+      ? [size.batch, input.channels, size.height, size.width]
+      : [size.batch, size.height, size.width, input.channels];
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5; // deterministic, no ties
+    const result = await session.run({ [input.name]: new ort.Tensor('float32', data, dims) });
+    const out = new Map<string, TensorInfo>();
+    for (const name of tensors) {
+      const t = result[name];
+      if (t) out.set(name, { dims: [...t.dims], dtype: t.type });
+    }
+    return out;
+  } catch (error) {
+    throw new InputError(`the model failed on a ${size.height}x${size.width} probe batch of ${size.batch}: ${(error as Error).message}`, file);
+  } finally {
+    await session.release();
+  }
+}

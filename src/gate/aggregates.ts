@@ -9,7 +9,8 @@ export interface AggregateDef {
   needsValue: boolean;
   /** True when the result is a share in [0, 1] (shown as a percentage). */
   isShare: boolean;
-  /** Which end of the distribution holds the images that push this aggregate up. */
+  /** Which images push this aggregate up: those with high values (mean, pNN, shareAbove) or low (shareBelow). */
+  raisedBy: 'high' | 'low';
   compute(sorted: Float64Array, value?: number): number;
 }
 
@@ -18,25 +19,28 @@ const AGGREGATES: Readonly<Record<string, AggregateDef>> = {
     describe: (m) => `mean ${m}`,
     needsValue: false,
     isShare: false,
+    raisedBy: 'high',
     compute: (v) => {
       let sum = 0;
       for (const x of v) sum += x;
       return sum / v.length;
     },
   },
-  median: { describe: (m) => `median ${m}`, needsValue: false, isShare: false, compute: (v) => percentile(v, 50) },
-  min: { describe: (m) => `min ${m}`, needsValue: false, isShare: false, compute: (v) => v[0] },
-  max: { describe: (m) => `max ${m}`, needsValue: false, isShare: false, compute: (v) => v[v.length - 1] },
+  median: { describe: (m) => `median ${m}`, needsValue: false, isShare: false, raisedBy: 'high', compute: (v) => percentile(v, 50) },
+  min: { describe: (m) => `min ${m}`, needsValue: false, isShare: false, raisedBy: 'high', compute: (v) => v[0] },
+  max: { describe: (m) => `max ${m}`, needsValue: false, isShare: false, raisedBy: 'high', compute: (v) => v[v.length - 1] },
   shareAbove: {
     describe: (m, t) => `share of images with ${m} > ${t}`,
     needsValue: true,
     isShare: true,
+    raisedBy: 'high',
     compute: (v, t) => (v.length - upperBound(v, t!)) / v.length,
   },
   shareBelow: {
     describe: (m, t) => `share of images with ${m} < ${t}`,
     needsValue: true,
     isShare: true,
+    raisedBy: 'low',
     compute: (v, t) => lowerBound(v, t!) / v.length,
   },
 };
@@ -52,7 +56,7 @@ export function aggregateFor(name: string): AggregateDef | undefined {
   const match = PERCENTILE.exec(name);
   if (!match) return undefined;
   const q = Number(match[1]);
-  return { describe: (m) => `${name} ${m}`, needsValue: false, isShare: false, compute: (v) => percentile(v, q) };
+  return { describe: (m) => `${name} ${m}`, needsValue: false, isShare: false, raisedBy: 'high', compute: (v) => percentile(v, q) };
 }
 
 /**

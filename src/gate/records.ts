@@ -23,7 +23,7 @@ export interface ResultRecord {
   error?: string;
 }
 
-/** Parses and checks one results.jsonl line; `where` is "<file>:<line>" context for the error. */
+/** Parses and checks one results.jsonl line; errors name the file and the 1-based line number. */
 export function parseRecord(line: string, file: string, lineNumber: number): ResultRecord {
   const fail = (problem: string) => new InputError(`line ${lineNumber}: ${problem}`, file);
   let value: unknown;

@@ -1,0 +1,126 @@
+import { buildBackward } from '../autodiff/index.ts';
+import { makeTensor, makeValueInfo, toNodeProto, type NodeSpec } from '../onnx/builder.ts';
+import { InputError } from '../errors.ts';
+import { nodesBetween } from '../onnx/graph.ts';
+import type { InspectedModel } from '../onnx/inspect.ts';
+import type { LayerCandidate } from '../onnx/layers.ts';
+import { encodeModel } from '../onnx/model.ts';
+import { DataType, onnx } from '../onnx/proto.ts';
+
+/** Names of the tensors the augmented model adds. */
+export const TARGET_INPUT = 'heatgate_target';
+export const CLASS_OUTPUT = 'heatgate_class';
+
+export interface AugmentedLayer {
+  layer: LayerCandidate;
+  activation: string;
+  /** dScore/dA; absent for gradient-free augmentation. */
+  gradient?: string;
+}
+
+export interface AugmentedModel {
+  bytes: Uint8Array;
+  logits: string;
+  layers: AugmentedLayer[];
+  /** Whether the model takes the int64 target input and returns the chosen class. */
+  withGradients: boolean;
+}
+
+/**
+ * Rewrites the classifier so one run returns logits, the target activations and, with gradients, dScore/dA:
+ *   target (int64 [N], < 0 = predicted) → class = Where(target < 0, ArgMax(logits), target)
+ *   seed = OneHot(class, C) = dScore/dlogits → backward of the head → dA
+ * The user's model object is not modified.
+ */
+export function augmentModel(model: InspectedModel, layers: readonly LayerCandidate[], withGradients: boolean): AugmentedModel {
+  const source = model.loaded.model;
+  const graph = source.graph!;
+  const nodes: onnx.NodeProto[] = [...(graph.node ?? [])] as onnx.NodeProto[];
+  const initializers = [...(graph.initializer ?? [])];
+  const inputs = [...(graph.input ?? [])];
+  const outputs: onnx.IValueInfoProto[] = [...(graph.output ?? [])];
+  const seen = new Set(outputs.map((o) => o.name));
+  const addOutput = (name: string) => {
+    if (!seen.has(name)) outputs.push({ name });
+    seen.add(name);
+  };
+  const augmented: AugmentedLayer[] = layers.map((layer) => ({ layer, activation: layer.tensor }));
+  for (const l of augmented) addOutput(l.activation);
+
+  if (withGradients) {
+    const p = 'heatgate/';
+    inputs.push(makeValueInfo(TARGET_INPUT, DataType.INT64, ['N']));
+    initializers.push(
+      makeTensor(`${p}zero`, 'int64', [], [0]),
+      makeTensor(`${p}one_hot_values`, 'float32', [2], [0, 1]),
+      makeTensor(`${p}class_axis_start`, 'int64', [1], [1]),
+      makeTensor(`${p}class_axis_end`, 'int64', [1], [2]),
+    );
+    const seedSpecs: NodeSpec[] = [
+      { opType: 'ArgMax', inputs: [model.logits], outputs: [`${p}argmax`], attributes: { axis: 1, keepdims: 0 } },
+      { opType: 'Less', inputs: [TARGET_INPUT, `${p}zero`], outputs: [`${p}use_predicted`] },
+      { opType: 'Where', inputs: [`${p}use_predicted`, `${p}argmax`, TARGET_INPUT], outputs: [CLASS_OUTPUT] },
+      { opType: 'Shape', inputs: [model.logits], outputs: [`${p}logits_shape`] },
+      { opType: 'Slice', inputs: [`${p}logits_shape`, `${p}class_axis_start`, `${p}class_axis_end`], outputs: [`${p}depth`] },
+      { opType: 'OneHot', inputs: [CLASS_OUTPUT, `${p}depth`, `${p}one_hot_values`], outputs: [`${p}seed`], attributes: { axis: -1 } },
+    ];
+    nodes.push(...seedSpecs.map(toNodeProto));
+    addOutput(CLASS_OUTPUT);
+    augmented.forEach((l, i) => {
+      const result = buildBackward({
+        graph,
+        index: model.index,
+        from: l.activation,
+        to: model.logits,
+        seed: `${p}seed`,
+        shapes: model.shapes,
+        opset: model.loaded.opset,
+        file: model.loaded.file,
+        prefix: `heatgate_grad${i}/`,
+      });
+      nodes.push(...result.nodes);
+      initializers.push(...result.initializers);
+      l.gradient = result.gradient;
+      addOutput(result.gradient);
+    });
+  }
+  const out = onnx.ModelProto.create({
+    ...source,
+    graph: onnx.GraphProto.create({ ...graph, node: nodes, initializer: initializers, input: inputs, output: outputs }),
+  });
+  return { bytes: encodeModel(out), logits: model.logits, layers: augmented, withGradients };
+}
+
+/**
+ * The head as its own model: the target activation becomes the graph input and only the nodes between it and the
+ * logits remain. Gradient-free methods that perturb activations (Ablation-CAM) batch their runs through it.
+ */
+export function cutHead(model: InspectedModel, layer: LayerCandidate): Uint8Array {
+  const graph = model.loaded.model.graph!;
+  const nodes = nodesBetween(model.index, layer.tensor, model.logits);
+  const produced = new Set([layer.tensor, ...nodes.flatMap((n) => n.output ?? [])]);
+  const needed = new Set(nodes.flatMap((n) => n.input ?? []).filter((i) => i && !produced.has(i)));
+  const initializers = (graph.initializer ?? []).filter((t) => needed.has(t.name ?? ''));
+  const constants = (graph.node ?? []).filter((n) => n.opType === 'Constant' && n.output?.some((o) => needed.has(o)));
+  const available = new Set([...initializers.map((t) => t.name), ...constants.flatMap((n) => n.output ?? [])]);
+  const missing = [...needed].filter((n) => !available.has(n));
+  if (missing.length > 0) {
+    throw new InputError(
+      `the head after ${layer.tensor} also reads ${missing.join(', ')}, which come from before the target layer; ` +
+        'gradient-free methods that run the head alone need a target layer whose head depends on it only',
+      model.loaded.file,
+    );
+  }
+  const dims: (number | string)[] = layer.layout === 'NCHW' ? ['N', layer.channels, layer.height, layer.width] : ['N', layer.height, layer.width, layer.channels];
+  const head = onnx.ModelProto.create({
+    ...model.loaded.model,
+    graph: onnx.GraphProto.create({
+      name: 'heatgate_head',
+      node: [...constants, ...nodes],
+      initializer: initializers,
+      input: [makeValueInfo(layer.tensor, DataType.FLOAT, dims)],
+      output: [{ name: model.logits }],
+    }),
+  });
+  return encodeModel(head);
+}

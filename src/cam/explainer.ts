@@ -1,0 +1,205 @@
+import { ConfigError, InputError } from '../errors.ts';
+import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
+import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
+import { openSession, ort, type ExecutionProvider } from '../onnx/session.ts';
+import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
+import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
+import { methodFor } from './methods.ts';
+import { combineLayers } from './combine.ts';
+
+export interface ExplainerOptions {
+  /** Target-layer tensor names; default: heatgate's automatic choice. Several are averaged. */
+  layers?: string[];
+  method?: string;
+  provider?: ExecutionProvider;
+  threads?: number;
+  /** Input size for models whose spatial dims are symbolic. */
+  height?: number;
+  width?: number;
+}
+
+export interface Explanation {
+  logits: Float32Array;
+  /** Softmax of the logits (or the output itself when the model ends in Softmax). */
+  probabilities: Float32Array;
+  predicted: number;
+  confidence: number;
+  target: number;
+  /** Raw map at the (first) target layer's resolution, after the method's ReLU; several layers are averaged. */
+  cam: Float32Array;
+  camHeight: number;
+  camWidth: number;
+}
+
+/**
+ * One model, one augmented session: explains batches of preprocessed images. Built once per run; per batch it is
+ * one ONNX Runtime call plus the CAM arithmetic.
+ */
+export class Explainer {
+  private constructor(
+    readonly model: InspectedModel,
+    readonly layers: LayerCandidate[],
+    readonly method: CamMethod,
+    private readonly augmented: AugmentedModel,
+    private readonly session: ort.InferenceSession,
+    readonly provider: 'cpu' | 'cuda',
+    private readonly runner: CamRunner,
+  ) {}
+
+  private providerOptions: { provider?: ExecutionProvider; threads?: number } = {};
+  /** The head cut out as its own model (target activation → logits), opened on first use. */
+  private head: Promise<ort.InferenceSession> | undefined;
+
+  static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
+    const method = methodFor(options.method ?? 'gradcam');
+    const model = await inspectModel(file, { height: options.height, width: options.width });
+    const layers = chooseLayers(model.candidates, options.layers, file);
+    const augmented = augmentModel(model, layers, method.usesGradients);
+    const { session, provider } = await openSession(augmented.bytes, file, { provider: options.provider, threads: options.threads });
+    const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, {
+      scoresForInputs: (inputs, target) => explainer.scoresForInputs(inputs, target),
+      scoresForActivations: (activations, target) => explainer.scoresForActivations(activations, target),
+    });
+    explainer.providerOptions = { provider: options.provider, threads: options.threads };
+    return explainer;
+  }
+
+  get inputShape(): { channels: number; height: number; width: number; layout: 'NCHW' | 'NHWC' } {
+    const { input, height, width } = this.model;
+    return { channels: input.channels, height, width, layout: input.layout };
+  }
+
+  /** Largest batch the model accepts (1 when the export fixed it). */
+  get maxBatch(): number {
+    return this.model.probeBatch === 1 ? 1 : Number.POSITIVE_INFINITY;
+  }
+
+  /** `images`: preprocessed tensors in the model's layout; `targets[i]` < 0 means the predicted class. */
+  async explain(images: readonly Float32Array[], targets: readonly number[]): Promise<Explanation[]> {
+    const n = images.length;
+    if (n === 0) return [];
+    const classes = this.model.classes;
+    for (const t of targets) {
+      if (!Number.isInteger(t) || t >= classes) throw new InputError(`target class ${t} is outside the model's ${classes} classes`, this.model.loaded.file);
+    }
+    const outputs = await this.session.run(this.feeds(images, targets));
+    const logitsAll = outputs[this.augmented.logits].data as Float32Array;
+    const chosen = this.augmented.withGradients ? (outputs[CLASS_OUTPUT].data as BigInt64Array) : undefined;
+    const results: Explanation[] = [];
+    for (let i = 0; i < n; i++) {
+      const logits = logitsAll.slice(i * classes, (i + 1) * classes);
+      const probabilities = this.model.outputIsProbability ? logits : softmax(logits);
+      const predicted = argmax(logits);
+      const target = chosen ? Number(chosen[i]) : targets[i] < 0 ? predicted : targets[i];
+      const maps: { map: Float32Array; height: number; width: number }[] = [];
+      for (const l of this.augmented.layers) {
+        const activations = featureMap(outputs[l.activation], i, l.layer);
+        const gradients = l.gradient ? featureMap(outputs[l.gradient], i, l.layer) : undefined;
+        const map = await this.method.compute({
+          activations,
+          gradients,
+          image: images[i],
+          layout: this.model.input.layout,
+          inputHeight: this.model.height,
+          inputWidth: this.model.width,
+          target,
+          runner: this.runner,
+        });
+        maps.push({ map, height: activations.height, width: activations.width });
+      }
+      const combined = combineLayers(maps);
+      results.push({ logits, probabilities, predicted, confidence: probabilities[predicted], target, cam: combined.map, camHeight: combined.height, camWidth: combined.width });
+    }
+    return results;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    await (await this.head)?.release();
+  }
+
+  private feeds(images: readonly Float32Array[], targets: readonly number[]): Record<string, ort.Tensor> {
+    const { channels, height, width, layout } = this.inputShape;
+    const size = channels * height * width;
+    const batch = new Float32Array(images.length * size);
+    images.forEach((img, i) => {
+      if (img.length !== size) throw new Error(`image tensor has ${img.length} values, expected ${size}`);
+      batch.set(img, i * size);
+    });
+    const dims = layout === 'NCHW' ? [images.length, channels, height, width] : [images.length, height, width, channels];
+    const feeds: Record<string, ort.Tensor> = { [this.model.input.name]: new ort.Tensor('float32', batch, dims) };
+    if (this.augmented.withGradients) {
+      feeds[TARGET_INPUT] = new ort.Tensor('int64', BigInt64Array.from(targets, (t) => BigInt(t)), [targets.length]);
+    }
+    return feeds;
+  }
+
+  /** Logits only (counterfactual checks): one run, no CAM arithmetic. */
+  async predict(images: readonly Float32Array[]): Promise<Float32Array[]> {
+    if (images.length === 0) return [];
+    const outputs = await this.session.run(this.feeds(images, images.map(() => -1)));
+    const logits = outputs[this.augmented.logits].data as Float32Array;
+    const classes = this.model.classes;
+    return images.map((_, i) => logits.slice(i * classes, (i + 1) * classes));
+  }
+
+  /** Target scores of head-only runs (Ablation-CAM): channel-major activations of the first target layer. */
+  private async scoresForActivations(activations: Float32Array[], target: number): Promise<Float32Array> {
+    const layer = this.layers[0];
+    if (this.layers.length > 1) throw new ConfigError(`${this.method.name} takes one target layer, got ${this.layers.length}`);
+    this.head ??= openSession(cutHead(this.model, layer), this.model.loaded.file, this.providerOptions).then((s) => s.session);
+    const session = await this.head;
+    const { channels, height, width, layout } = layer;
+    const size = channels * height * width;
+    const batch = new Float32Array(activations.length * size);
+    activations.forEach((a, i) => batch.set(layout === 'NCHW' ? a : toChannelsLast(a, channels, height * width), i * size));
+    const dims = layout === 'NCHW' ? [activations.length, channels, height, width] : [activations.length, height, width, channels];
+    const outputs = await session.run({ [layer.tensor]: new ort.Tensor('float32', batch, dims) });
+    const logits = outputs[this.model.logits].data as Float32Array;
+    const classes = this.model.classes;
+    return Float32Array.from(activations, (_, i) => logits[i * classes + target]);
+  }
+
+  /** Target scores of whole-model runs (Score-CAM), batched as the caller gives them. */
+  private async scoresForInputs(inputs: Float32Array[], target: number): Promise<Float32Array> {
+    const outputs = await this.session.run(this.feeds(inputs, inputs.map(() => target)));
+    const logits = outputs[this.augmented.logits].data as Float32Array;
+    const classes = this.model.classes;
+    return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);
+  }
+}
+
+/** Image `i` of a batched layer output as a channel-major map (NHWC layers are transposed). */
+function featureMap(tensor: ort.Tensor, i: number, layer: LayerCandidate): FeatureMap {
+  const { channels, height, width, layout } = layer;
+  const size = channels * height * width;
+  const all = tensor.data as Float32Array;
+  if (layout === 'NCHW') return { data: all.subarray(i * size, (i + 1) * size), channels, height, width };
+  const data = new Float32Array(size);
+  const src = all.subarray(i * size, (i + 1) * size);
+  const hw = height * width;
+  for (let p = 0; p < hw; p++) for (let c = 0; c < channels; c++) data[c * hw + p] = src[p * channels + c];
+  return { data, channels, height, width };
+}
+
+function toChannelsLast(data: Float32Array, channels: number, hw: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < channels; c++) for (let p = 0; p < hw; p++) out[p * channels + c] = data[c * hw + p];
+  return out;
+}
+
+export function softmax(logits: Float32Array): Float32Array {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
+  for (let i = 0; i < logits.length; i++) out[i] /= sum;
+  return out;
+}
+
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}

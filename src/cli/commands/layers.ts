@@ -1,0 +1,41 @@
+import { inspectModel } from '../../onnx/inspect.ts';
+import { defaultLayer } from '../../onnx/layers.ts';
+import type { HeatgateCommand } from './types.ts';
+
+export const layersCommand: HeatgateCommand = {
+  command: 'layers <model>',
+  describe: 'List the tensors Grad-CAM can explain (4-D activations on the way to the logits) and mark the default',
+  builder: (y) =>
+    y
+      .positional('model', { type: 'string', demandOption: true, describe: 'ONNX classifier' })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' }),
+  handler: async (args) => {
+    const model = await inspectModel(args.model as string);
+    const chosen = defaultLayer(model.candidates, model.loaded.file);
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({ default: chosen.tensor, layers: model.candidates }, null, 2)}\n`);
+      return;
+    }
+    const rows = model.candidates.map((c) => [
+      c === chosen ? '*' : ' ',
+      c.tensor,
+      c.opType,
+      c.layout === 'NCHW' ? `${c.channels}x${c.height}x${c.width}` : `${c.height}x${c.width}x${c.channels}`,
+      c.layout,
+      c.followedBy ? `then ${c.followedBy.opType} -> ${c.followedBy.tensor}` : '',
+    ]);
+    const header = [' ', 'tensor', 'op', 'shape', 'layout', 'note'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+    process.stdout.write(
+      [
+        `${model.loaded.file}: input ${model.input.name} ${model.input.layout} ${model.input.channels}x${model.height}x${model.width}, ` +
+          `${model.classes} classes, opset ${model.loaded.opset}`,
+        line(header),
+        ...rows.map(line),
+        `* = default: the last 4-D activation with spatial extent > 1 before the head (${chosen.tensor})`,
+        '',
+      ].join('\n'),
+    );
+  },
+};

@@ -1,0 +1,75 @@
+import type { Argv } from 'yargs';
+import { ConfigError } from '../../errors.ts';
+import type { ExplainRunOptions, TargetSpec } from '../../pipeline/explain.ts';
+
+/** Flags shared by `explain` and `run`: model, images, explanation and preprocessing. */
+export function explainFlags(y: Argv) {
+  return y
+    .option('model', { type: 'string', demandOption: true, describe: 'ONNX image classifier' })
+    .option('images', { type: 'string', demandOption: true, describe: 'folder of images (searched recursively)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
+    .option('layer', { type: 'string', array: true, describe: 'target tensor(s); default: the automatic choice (see `heatgate layers`); several are averaged' })
+    .option('method', { type: 'string', default: 'gradcam', describe: 'CAM method' })
+    .option('target', { type: 'string', default: 'predicted', describe: '"predicted", a class index, or "labels" (the class from --labels)' })
+    .option('labels', { type: 'string', describe: 'CSV of image,label (class index or name)' })
+    .option('classes', { type: 'string', describe: 'class names, one per line (default: the model metadata heatgate.classes)' })
+    .option('batch', { type: 'number', default: 8, describe: 'images per ONNX Runtime run' })
+    .option('save-raw', { type: 'boolean', default: false, describe: 'write heatmaps/<image>.npy (raw map at layer resolution)' })
+    .option('overlays', { type: 'boolean', default: true, describe: 'write overlays/<image>.png (use --no-overlays to skip)' })
+    .option('resize', { choices: ['resize', 'center-crop', 'letterbox'] as const, default: 'resize' as const, describe: 'how images meet the model input size' })
+    .option('normalize', { choices: ['imagenet', 'unit', 'raw'] as const, describe: 'pixel normalisation (default: model metadata heatgate.normalize, else imagenet)' })
+    .option('mean', { type: 'string', describe: 'per-channel mean r,g,b on 0..1 pixels (with --std)' })
+    .option('std', { type: 'string', describe: 'per-channel std r,g,b on 0..1 pixels (with --mean)' })
+    .option('provider', { choices: ['cpu', 'cuda', 'auto'] as const, default: 'cpu' as const, describe: 'ONNX Runtime execution provider' })
+    .option('threads', { type: 'number', default: 0, describe: 'intra-op threads (0 = one per core)' })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run in the same --out' })
+    .option('shard', { type: 'string', describe: 'i/n: take every n-th image of the sorted list, starting at i' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function explainOptionsFrom(args: Record<string, any>): ExplainRunOptions {
+  return {
+    model: args.model,
+    images: args.images,
+    out: args.out,
+    layers: args.layer,
+    method: args.method,
+    target: parseTarget(args.target),
+    labels: args.labels,
+    classes: args.classes,
+    batch: args.batch,
+    saveRaw: args.saveRaw,
+    overlays: args.overlays,
+    resize: args.resize,
+    normalize: args.normalize,
+    mean: args.mean === undefined ? undefined : triple('--mean', args.mean),
+    std: args.std === undefined ? undefined : triple('--std', args.std),
+    provider: args.provider,
+    threads: args.threads,
+    resume: args.resume,
+    quiet: args.quiet,
+    shard: args.shard === undefined ? undefined : parseShard(args.shard),
+  };
+}
+
+function parseTarget(value: string): TargetSpec {
+  if (value === 'predicted') return { kind: 'predicted' };
+  if (value === 'labels') return { kind: 'labels' };
+  if (/^\d+$/.test(value)) return { kind: 'class', index: Number(value) };
+  throw new ConfigError(`--target must be "predicted", "labels" or a class index, got "${value}"`);
+}
+
+function triple(flag: string, value: string): [number, number, number] {
+  const parts = String(value).split(',').map(Number);
+  if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p))) throw new ConfigError(`${flag} must be three numbers r,g,b, got "${value}"`);
+  return parts as [number, number, number];
+}
+
+function parseShard(value: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) throw new ConfigError(`--shard must be i/n with 0 <= i < n, got "${value}"`);
+  return { index, count };
+}

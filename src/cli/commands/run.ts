@@ -1,0 +1,52 @@
+import { EXIT_CODES } from '../../errors.ts';
+import { runGate } from '../../pipeline/run.ts';
+import { formatNumber } from '../../gate/verdict.ts';
+import type { RunResult } from '../../pipeline/run.ts';
+import { explainFlags, explainOptionsFrom } from './options.ts';
+import type { HeatgateCommand } from './types.ts';
+
+export const runCommand: HeatgateCommand = {
+  command: 'run',
+  describe: 'Explain, analyse and gate in one pass: results.jsonl, verdict.json, metrics, summary.md, report.html',
+  builder: (y) =>
+    explainFlags(y)
+      .option('policy', { type: 'string', describe: 'gate policy (YAML or JSON); default: the built-in default policy' })
+      .option('baseline-model', { type: 'string', describe: 'the production model, for the policy\'s baseline rules' })
+      .option('invalid-masks', { type: 'string', describe: 'folder of invalid-pixel masks (same relative paths as the images; > 127 = inside)' })
+      .option('roi-masks', { type: 'string', describe: 'folder of object (ROI) masks' })
+      .option('coco', { type: 'string', describe: 'COCO annotations JSON; the policy maps categories to roles' })
+      .option('fail', { type: 'boolean', default: true, describe: 'exit 1 when the gate fails (--no-fail: always exit 0)' }),
+  handler: async (args) => {
+    const result = await runGate({
+      ...explainOptionsFrom(args),
+      policy: args.policy,
+      baselineModel: args.baselineModel,
+      invalidMasks: args.invalidMasks,
+      roiMasks: args.roiMasks,
+      coco: args.coco,
+    });
+    process.stdout.write(describeRun(result));
+    return result.gate.verdict.verdict === 'fail' && args.fail ? EXIT_CODES.gateFailed : EXIT_CODES.pass;
+  },
+};
+
+/** The lines a person reads after a run: verdict, why, which images, where the report is. */
+export function describeRun({ gate, explained }: RunResult): string {
+  const v = gate.verdict;
+  const lines = [
+    `heatgate: ${v.verdict.toUpperCase()}  ${explained.processed} images, ${explained.errors.length} errors, ` +
+      `${explained.explainer.method} at ${explained.explainer.layers.join(', ')} (${explained.seconds.toFixed(1)} s)`,
+  ];
+  for (const rule of v.rules) {
+    const mark = { pass: 'ok  ', fail: 'FAIL', warn: 'warn', skipped: 'skip' }[rule.outcome];
+    const threshold = Array.isArray(rule.threshold) ? rule.threshold.map(formatNumber).join('..') : formatNumber(rule.threshold);
+    lines.push(`  ${mark} ${rule.name}: ${rule.metric} ${rule.aggregate}${rule.value !== undefined ? `(${rule.value})` : ''} = ${formatNumber(rule.measured)} (${rule.comparison} ${threshold})`);
+  }
+  for (const check of v.checks) if (check.outcome === 'fail') lines.push(`  FAIL ${check.message}`);
+  if (v.verdict === 'fail' && v.worstImages) {
+    const worst = v.worstImages.images.slice(0, 5).map((i) => `${i.image} (${formatNumber(i.value)})`);
+    lines.push(`  worst images by ${v.worstImages.metric}: ${worst.join(', ')}`);
+  }
+  lines.push(`  report: ${gate.outputs.report}`, `  verdict: ${gate.outputs.verdict}`, '');
+  return lines.join('\n');
+}

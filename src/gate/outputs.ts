@@ -1,0 +1,92 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { renderReport } from '../report/html.ts';
+import { loadGallery } from '../report/gallery.ts';
+import type { ImageRef, Summary } from './aggregator.ts';
+import { aggregateFor, percentile } from './aggregates.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { kfpMetrics } from './kfp-metrics.ts';
+import { renderSummaryMarkdown } from './summary-md.ts';
+import type { Verdict } from './verdict.ts';
+
+/** The files `writeGateOutputs` writes, by role. */
+export interface GateOutputs {
+  verdict: string;
+  /** `pass` or `fail` and a newline: for Argo `outputs.parameters[].valueFrom.path` and shell tests. */
+  verdictText: string;
+  metrics: string;
+  kfpMetrics: string;
+  summary: string;
+  report: string;
+}
+
+interface MetricEntry {
+  name: string;
+  value: number | null;
+  isShare?: boolean;
+}
+
+/**
+ * The scalar metrics, in priority order (Kubeflow keeps only the first 50): the verdict, counts, each
+ * rule's measured value, then mean / median / p90 of every metric over all images.
+ */
+export function metricEntries(verdict: Verdict, summary: Summary): MetricEntry[] {
+  const entries: MetricEntry[] = [
+    { name: 'passed', value: verdict.verdict === 'pass' ? 1 : 0 },
+    { name: 'images', value: verdict.counts.images },
+    { name: 'processed', value: verdict.counts.processed },
+    { name: 'errors', value: verdict.counts.errors },
+    { name: 'failedImages', value: verdict.counts.failedImages },
+  ];
+  for (const rule of verdict.rules) {
+    entries.push({ name: rule.name, value: rule.measured, isShare: rule.kind === 'value' && rule.isShare });
+  }
+  const mean = aggregateFor('mean')!;
+  for (const metric of summary.metricNames) {
+    const values = summary.overall.values[metric];
+    if (!values || values.length === 0) continue;
+    const isShare = metric === 'correct';
+    entries.push({ name: `${metric}.mean`, value: mean.compute(values), isShare });
+  }
+  for (const metric of summary.metricNames) {
+    const values = summary.overall.values[metric];
+    if (!values || values.length === 0 || metric === 'correct') continue;
+    entries.push({ name: `${metric}.median`, value: percentile(values, 50) });
+    entries.push({ name: `${metric}.p90`, value: percentile(values, 90) });
+  }
+  return entries;
+}
+
+/**
+ * Writes verdict.json, verdict.txt, metrics.json, mlpipeline-metrics.json, summary.md and report.html to
+ * `outDir`, each atomically (temp file + rename). `gallery` defaults to the verdict's worst images; their
+ * overlays are read from `outDir`.
+ */
+export async function writeGateOutputs(
+  outDir: string,
+  verdict: Verdict,
+  summary: Summary,
+  gallery: readonly ImageRef[] = verdict.worstImages?.images ?? [],
+): Promise<GateOutputs> {
+  await mkdir(outDir, { recursive: true });
+  const paths: GateOutputs = {
+    verdict: join(outDir, 'verdict.json'),
+    verdictText: join(outDir, 'verdict.txt'),
+    metrics: join(outDir, 'metrics.json'),
+    kfpMetrics: join(outDir, 'mlpipeline-metrics.json'),
+    summary: join(outDir, 'summary.md'),
+    report: join(outDir, 'report.html'),
+  };
+  const entries = metricEntries(verdict, summary);
+  const plain: Record<string, number> = {};
+  for (const { name, value } of entries) if (value !== null && !(name in plain)) plain[name] = value;
+  const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery) });
+  // The report and details first, verdict.json last: a reader that sees the verdict finds the rest in place.
+  await writeFileAtomic(paths.report, html);
+  await writeFileAtomic(paths.summary, renderSummaryMarkdown(verdict, paths.report));
+  await writeFileAtomic(paths.metrics, `${JSON.stringify(plain, null, 2)}\n`);
+  await writeFileAtomic(paths.kfpMetrics, `${JSON.stringify(kfpMetrics(entries), null, 2)}\n`);
+  await writeFileAtomic(paths.verdictText, `${verdict.verdict}\n`);
+  await writeFileAtomic(paths.verdict, `${JSON.stringify(verdict, null, 2)}\n`);
+  return paths;
+}

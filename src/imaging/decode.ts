@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { Sharp, SharpOptions } from 'sharp';
+import { InputError } from '../errors.ts';
+import { sniffFormat, supportedFormatList } from './formats.ts';
+
+/** Decoded pixels, EXIF orientation applied: interleaved uint8, `channels` per pixel, row-major. */
+export interface DecodedPixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+}
+
+/**
+ * libvips options shared by every decode:
+ * - `failOn: 'error'`: truncated or broken data fails; a libvips warning alone does not.
+ * - `ignoreIcc`: embedded ICC profiles are not applied, as PIL (and so torchvision training code) does not apply
+ *   them; CMYK JPEGs are still converted to sRGB, with libvips' CMYK profile.
+ * - `autoOrient`: EXIF orientation applied, so width/height are those of the image as displayed.
+ * Multi-page TIFF and animated WebP: the first page.
+ */
+const DECODE_OPTIONS: SharpOptions = { failOn: 'error', ignoreIcc: true, autoOrient: true };
+
+/** Reads a path into memory (or passes a buffer through) and checks that it is one of the supported formats. */
+export async function readImageBytes(input: string | Buffer, name?: string): Promise<{ bytes: Buffer; name: string; format: string }> {
+  const label = name ?? (typeof input === 'string' ? input : '<buffer>');
+  let bytes: Buffer;
+  if (typeof input === 'string') {
+    try {
+      bytes = await readFile(input);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new InputError(code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(error)})`, label);
+    }
+  } else {
+    bytes = input;
+  }
+  if (bytes.length === 0) throw new InputError('empty file, not an image', label);
+  const format = sniffFormat(bytes.subarray(0, 16));
+  if (!format) throw new InputError(`not an image or unsupported format (expected ${supportedFormatList()})`, label);
+  return { bytes, name: label, format: format.name };
+}
+
+/**
+ * Decodes to 3-channel sRGB uint8, the way PIL's `Image.convert('RGB')` does:
+ * - an alpha channel is dropped, not composited (the stored colour under transparent pixels stays);
+ * - greyscale is replicated to three channels;
+ * - 16-bit samples keep their high byte (v >> 8), as PIL does for 16-bit RGB PNGs. (PIL clips 16-bit greyscale
+ *   to 255 instead; heatgate scales it like RGB.)
+ */
+export async function decodeRgb(input: string | Buffer, name?: string): Promise<DecodedPixels> {
+  const src = await readImageBytes(input, name);
+  return decode(src, sharp(src.bytes, DECODE_OPTIONS).removeAlpha().toColourspace('srgb'), 3);
+}
+
+/**
+ * Decodes a mask to one uint8 value per pixel: the grey level of a greyscale mask, or the largest of R, G, B for
+ * a colour mask (so a label painted in any saturated colour counts as inside). Alpha is dropped.
+ */
+export async function decodeMaskValues(input: string | Buffer, name?: string): Promise<DecodedPixels> {
+  const src = await readImageBytes(input, name);
+  let channels: number;
+  try {
+    const meta = await sharp(src.bytes, DECODE_OPTIONS).metadata();
+    channels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
+  } catch (error) {
+    throw decodeError(error, src.name, src.format);
+  }
+  if (channels === 1) return decode(src, sharp(src.bytes, DECODE_OPTIONS).removeAlpha().toColourspace('b-w'), 1);
+  const rgb = await decode(src, sharp(src.bytes, DECODE_OPTIONS).removeAlpha().toColourspace('srgb'), 3);
+  const out = Buffer.allocUnsafe(rgb.width * rgb.height);
+  const d = rgb.data;
+  for (let i = 0, j = 0; i < out.length; i++, j += 3) out[i] = Math.max(d[j], d[j + 1], d[j + 2]);
+  return { data: out, width: rgb.width, height: rgb.height, channels: 1 };
+}
+
+async function decode(src: { name: string; format: string }, pipeline: Sharp, channels: 1 | 3): Promise<DecodedPixels> {
+  try {
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels) throw new Error(`decoded to ${info.channels} channels, expected ${channels}`);
+    return { data, width: info.width, height: info.height, channels };
+  } catch (error) {
+    throw decodeError(error, src.name, src.format);
+  }
+}
+
+/** Turns libvips' multi-line messages into one line that names the file and the problem. */
+function decodeError(error: unknown, name: string, format: string): InputError {
+  const detail = String((error as Error)?.message ?? error).split('\n')[0].replace(/^Input buffer (has|contains) /, '');
+  if (/pixel limit/i.test(detail)) return new InputError(`image too large (${detail})`, name);
+  return new InputError(`truncated or corrupt ${format} data (${detail})`, name);
+}

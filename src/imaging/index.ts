@@ -1,0 +1,20 @@
+// imaging: decode and preprocess (sharp), geometry, masks, heatmap maths, colormaps and overlays, .npy files.
+export { RESIZE_MODES, geometryFor, modelToSource, resampleLayout, sourceToModel } from './geometry.ts';
+export type { Geometry, ResampleLayout, ResizeMode } from './geometry.ts';
+export { NORMALIZATION_PRESETS, normalizationPreset } from './normalize.ts';
+export type { Normalization, NormalizationPreset } from './normalize.ts';
+export { prepareImage, toTensor } from './preprocess.ts';
+export type { Layout, PreparedImage, PreprocessOptions } from './preprocess.ts';
+export { decodeMaskValues, decodeRgb, readImageBytes } from './decode.ts';
+export { resampleToModel } from './resample.ts';
+export type { DecodedPixels } from './decode.ts';
+export { IMAGE_EXTENSIONS, IMAGE_FORMATS, sniffFormat } from './formats.ts';
+export { warpMask } from './mask.ts';
+export { normalizeMinMax, upsampleBilinear } from './heatmap.ts';
+export { COLORMAPS, DEFAULT_COLORMAP, applyColormap, colormapLut } from './colormap.ts';
+export type { ColormapLut } from './colormap.ts';
+export { mapToSource, renderOverlay } from './overlay.ts';
+export type { OverlayArgs } from './overlay.ts';
+export { decodeNpy, encodeNpy } from './npy.ts';
+export type { NpyData } from './npy.ts';
+export { listImages } from './list.ts';

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createAnalyser } from '../analysis/analyser.ts';
+import { METRIC_NAMES } from '../analysis/metrics/registry.ts';
+import type { RegionConfig } from '../analysis/regions.ts';
+import { ConfigError } from '../errors.ts';
+import { gateResults, type GateResult } from '../gate/gate.ts';
+import { DEFAULT_POLICY_FILE, parsePolicy, type Policy } from '../gate/policy.ts';
+import { explainImages, type ExplainRunOptions, type ExplainSummary } from './explain.ts';
+
+export interface RunOptions extends Omit<ExplainRunOptions, 'analyser'> {
+  /** The model in production, analysed on the same images for the policy's baseline rules. */
+  baselineModel?: string;
+  policy?: string;
+  invalidMasks?: string;
+  roiMasks?: string;
+  /** COCO annotations; the policy's regions.coco maps category names to roi/invalid. */
+  coco?: string;
+}
+
+export interface RunResult {
+  gate: GateResult;
+  explained: ExplainSummary;
+  baseline?: ExplainSummary;
+}
+
+/**
+ * `heatgate run`: explain + analyse in one streaming pass per model (results.jsonl, overlays), then the gate over
+ * the results (verdict.json, metrics, summary.md, report.html). With --resume an interrupted run continues.
+ */
+export async function runGate(options: RunOptions): Promise<RunResult> {
+  const policyFile = options.policy;
+  const policyText = readPolicyText(policyFile);
+  const policy = parsePolicy(policyText, policyFile ?? 'default-policy.yaml', { metrics: METRIC_NAMES });
+  const regions = regionConfig(options, policy);
+  const analyserFor = () =>
+    createAnalyser({
+      regions,
+      regionOptions: { baseDir: policyFile ? path.dirname(policyFile) : process.cwd(), configFile: policyFile },
+      occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
+      pointingTolerancePx: policy.analysis?.pointingTolerancePx,
+    });
+  const explained = await explainImages({ ...options, analyser: await analyserFor() });
+  let baseline: ExplainSummary | undefined;
+  if (options.baselineModel) {
+    baseline = await explainImages({
+      ...options,
+      model: options.baselineModel,
+      out: path.join(options.out, 'baseline'),
+      overlays: false,
+      saveRaw: false,
+      analyser: await analyserFor(),
+    });
+  }
+  const gate = await gateResults({
+    results: path.join(options.out, 'results.jsonl'),
+    policy: policyFile,
+    baselineResults: options.baselineModel ? path.join(options.out, 'baseline', 'results.jsonl') : undefined,
+    outDir: options.out,
+    metrics: METRIC_NAMES,
+    fingerprints: { model: explained.modelSha256, data: explained.dataSha256, ...(baseline && { baseline: baseline.modelSha256 }) },
+  });
+  return { gate, explained, baseline };
+}
+
+function readPolicyText(file: string | undefined): string {
+  try {
+    return readFileSync(file ?? DEFAULT_POLICY_FILE, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read policy file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, file);
+  }
+}
+
+function regionConfig(options: RunOptions, policy: Policy): RegionConfig | undefined {
+  if (options.coco && !policy.regions?.coco) {
+    throw new ConfigError(
+      '--coco needs the policy to say which categories are the object and which are invalid pixels ' +
+        '(regions: {coco: {roi: [names], invalid: [names]}})',
+      options.policy ?? 'default policy',
+    );
+  }
+  const config: RegionConfig = {
+    ...(options.invalidMasks && { invalidMasks: options.invalidMasks }),
+    ...(options.roiMasks && { roiMasks: options.roiMasks }),
+    ...(options.coco && { coco: { file: options.coco, categories: policy.regions!.coco! } }),
+    ...(policy.regions?.static && { static: policy.regions.static }),
+  };
+  return Object.keys(config).length > 0 ? config : undefined;
+}

@@ -1,0 +1,99 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { InfrastructureError } from '../errors.ts';
+
+/** One line of results.jsonl (ARCHITECTURE.md contract; new keys may be added). */
+export interface ResultRecord {
+  image: string;
+  predicted?: number;
+  confidence?: number;
+  target?: number;
+  label?: number | null;
+  className?: string;
+  method?: string;
+  layer?: string;
+  overlay?: string;
+  heatmap?: string;
+  metrics?: Record<string, number | null>;
+  error?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Appends records to results.jsonl, one complete line per image, written after the image's other files: a line
+ * present means the image is done. Resuming reads the done images and cuts a torn last line.
+ */
+export class ResultsSink {
+  private constructor(
+    readonly file: string,
+    private readonly handle: FileHandle,
+    readonly done: ReadonlyMap<string, ResultRecord>,
+  ) {}
+
+  static async open(outDir: string, resume: boolean): Promise<ResultsSink> {
+    const file = path.join(outDir, 'results.jsonl');
+    await mkdir(outDir, { recursive: true });
+    const done = new Map<string, ResultRecord>();
+    if (resume) {
+      const keep = await readComplete(file, (record) => done.set(record.image, record));
+      if (keep !== undefined) await truncate(file, keep);
+    }
+    const handle = await open(file, resume ? 'a' : 'w');
+    return new ResultsSink(file, handle, done);
+  }
+
+  async append(records: readonly ResultRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.handle.appendFile(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    await this.handle.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+/** Reads whole lines of an existing results file; returns the byte length of the complete prefix. */
+async function readComplete(file: string, onRecord: (r: ResultRecord) => void): Promise<number | undefined> {
+  try {
+    await stat(file);
+  } catch {
+    return undefined;
+  }
+  let bytes = 0;
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  const raw: string[] = [];
+  for await (const line of lines) raw.push(line);
+  // readline cannot tell whether the last line ended with a newline; trust only lines that parse.
+  for (const line of raw) {
+    if (line.trim() === '') {
+      bytes += Buffer.byteLength(line) + 1;
+      continue;
+    }
+    let record: ResultRecord;
+    try {
+      record = JSON.parse(line) as ResultRecord;
+    } catch {
+      break;
+    }
+    if (typeof record.image !== 'string') break;
+    onRecord(record);
+    bytes += Buffer.byteLength(line) + 1;
+  }
+  const size = (await stat(file)).size;
+  return Math.min(bytes, size);
+}
+
+/** Writes a file atomically: a crash leaves the old file or none, never a partial one. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (error) {
+    throw new InfrastructureError(`cannot write: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, file);
+  }
+}

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { gateCommand } from '../../src/cli/commands/gate.ts';
+import { main } from '../../src/cli/main.ts';
+import { ConfigError, InputError } from '../../src/errors.ts';
+import { gateResults } from '../../src/gate/gate.ts';
+import type { Verdict } from '../../src/gate/verdict.ts';
+import { buildFixture, type Fixture } from './fixture.ts';
+
+let fixture: Fixture;
+let dir: string;
+beforeAll(async () => {
+  fixture = await buildFixture({ overlays: false });
+  dir = mkdtempSync(join(tmpdir(), 'heatgate-cli-'));
+});
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Runs main() with stdout/stderr captured. */
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+const passing = () => file('pass.yaml', 'version: 1\nminImages: 5\nerrorBudget: 0.1\nrules:\n  - {name: roi, metric: roiMass, min: 0.5}\n');
+const readVerdict = (out: string) => JSON.parse(readFileSync(join(out, 'verdict.json'), 'utf8')) as Verdict;
+
+describe('gateResults with the default policy', () => {
+  it('fails on the fixture for the reasons its numbers give, and fingerprints the inputs', async () => {
+    const out = join(dir, 'default');
+    const { verdict } = await gateResults({
+      results: fixture.results,
+      baselineResults: fixture.baseline,
+      outDir: out,
+      fingerprints: { model: 'a'.repeat(64) },
+    });
+    // Independent recomputation from the fixture records.
+    const processed = fixture.records.filter((r) => !r.error);
+    const im = processed.map((r) => r.metrics!.invalidMass as number);
+    const meanIm = im.reduce((a, b) => a + b, 0) / im.length;
+    const acc = processed.filter((r) => r.metrics!.correct === 1).length / processed.length;
+    expect(verdict.counts).toEqual({ images: 30, processed: 28, errors: 2, failedImages: im.filter((v) => v > 0.5).length });
+    const byName = Object.fromEntries(verdict.rules.map((r) => [r.name, r]));
+    expect(byName['mean-invalid-mass'].measured).toBeCloseTo(meanIm, 12);
+    expect(byName['mean-invalid-mass'].outcome).toBe(meanIm > 0.2 ? 'fail' : 'pass');
+    expect(byName.accuracy.measured).toBeCloseTo(acc, 12);
+    expect(byName['invalid-mass-regression'].outcome).toBe('fail'); // baseline is 0.7x the invalid mass
+    expect(verdict.checks[1]).toMatchObject({ name: 'errorBudget', measured: 2 / 30, outcome: 'fail' });
+    expect(verdict.verdict).toBe('fail');
+    expect(verdict.fingerprints).toMatchObject({
+      model: 'a'.repeat(64),
+      baseline: null,
+      data: null,
+      results: createHash('sha256').update(readFileSync(fixture.results)).digest('hex'),
+      baselineResults: createHash('sha256').update(readFileSync(fixture.baseline)).digest('hex'),
+    });
+    expect(verdict.policy.file).toBe('default');
+    expect(readVerdict(out).verdict).toBe('fail');
+  });
+
+  it('reports unknown metrics in the policy only after seeing the data', async () => {
+    const policy = file('unknown.yaml', 'version: 1\nrules:\n  - {name: x, metric: invalidMas, max: 1}\n  - {name: y, metric: sparseness, max: 1}\n');
+    const error = await gateResults({ results: fixture.results, policy, outDir: join(dir, 'u') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/unknown\.yaml: rules\[0\]\.metric: unknown metric "invalidMas" \(known: .*invalidMass/);
+  });
+});
+
+describe('heatgate gate (CLI)', () => {
+  it('exits 0 when the gate passes', async () => {
+    const out = join(dir, 'p');
+    const { code, stdout } = await run(['gate', '--results', fixture.results, '--policy', passing(), '--out', out]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^heatgate gate: PASS \(1 passed, 0 failed, 0 warned, 0 skipped\) -> .*verdict\.json\n$/);
+    expect(readVerdict(out).verdict).toBe('pass');
+  });
+
+  it('exits 1 when the gate fails, and 0 with --no-fail (verdict.json still says fail)', async () => {
+    const failedRun = await run(['gate', '--results', fixture.results, '--out', join(dir, 'f1')]);
+    expect(failedRun.code).toBe(1);
+    expect(failedRun.stdout).toContain('  - mean-invalid-mass: mean invalidMass = ');
+    const noFail = await run(['gate', '--results', fixture.results, '--out', join(dir, 'f2'), '--no-fail']);
+    expect(noFail.code).toBe(0);
+    expect(readVerdict(join(dir, 'f2')).verdict).toBe('fail');
+  });
+
+  it('uses --baseline-results for baseline rules', async () => {
+    const policy = file('b.yaml', 'version: 1\nerrorBudget: 0.1\nbaseline:\n  - {name: b, metric: invalidMass, maxIncrease: 0.5}\n');
+    const { code } = await run(['gate', '--results', fixture.results, '--baseline-results', fixture.baseline, '--policy', policy, '--out', join(dir, 'b')]);
+    expect(code).toBe(0);
+    expect(readVerdict(join(dir, 'b')).rules[0]).toMatchObject({ outcome: 'pass', baseline: expect.any(Number) });
+  });
+
+  it('exits 2 with every policy error on stderr, before reading the results', async () => {
+    const policy = file('bad.yaml', 'version: 1\nrules:\n  - {name: r, metric: invalidMass, max: "0.2", severity: fatal}\n');
+    const { code, stderr } = await run(['gate', '--results', join(dir, 'missing.jsonl'), '--policy', policy, '--out', join(dir, 'x')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${policy}: rules[0].max: expected number, got string "0.2" (line 3)`);
+    expect(stderr).toContain(`${policy}: rules[0].severity: expected one of "fail", "warn", got string "fatal" (line 3)`);
+  });
+
+  it('exits 2 when a required flag is missing', async () => {
+    const { code, stderr } = await run(['gate', '--out', join(dir, 'x')]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/results/);
+  });
+
+  it('exits 3 on a malformed results line, naming file and line', async () => {
+    const lines = readFileSync(fixture.results, 'utf8').split('\n');
+    lines[4] = '{"image": "a.png", "metrics": {"invalidMass": "high"}}';
+    const results = file('bad.jsonl', lines.join('\n'));
+    const { code, stderr } = await run(['gate', '--results', results, '--out', join(dir, 'y')]);
+    expect(code).toBe(3);
+    expect(stderr).toContain(`${results}: line 5: metric "invalidMass" must be a finite number or null, got "high"`);
+  });
+
+  it('the handler throws typed errors that main maps to exit codes', async () => {
+    const error = await gateCommand.handler({ results: join(dir, 'nope.jsonl'), out: join(dir, 'z'), fail: true, _: [], $0: 'heatgate' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).exitCode).toBe(3);
+  });
+
+  it('parses the documented flags', () => {
+    const args = gateCommand
+      .builder(yargs([]))
+      .parseSync(['--results', 'r.jsonl', '--policy', 'p.yaml', '--baseline-results', 'b.jsonl', '--out', 'o', '--no-fail']);
+    expect(args).toMatchObject({ results: 'r.jsonl', policy: 'p.yaml', baselineResults: 'b.jsonl', out: 'o', fail: false });
+    expect(gateCommand.builder(yargs([])).parseSync(['--results', 'r', '--out', 'o']).fail).toBe(true);
+  });
+});

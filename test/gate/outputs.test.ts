@@ -1,0 +1,150 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InfrastructureError, InputError } from '../../src/errors.ts';
+import { writeFileAtomic } from '../../src/gate/atomic.ts';
+import { evaluatePolicy } from '../../src/gate/evaluate.ts';
+import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/gate/kfp-metrics.ts';
+import { writeGateOutputs } from '../../src/gate/outputs.ts';
+import { img, policyFrom, summarise } from './helpers.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'heatgate-out-'));
+
+describe('Kubeflow metric names', () => {
+  it.each([
+    ['mean-invalid-mass', 'mean-invalid-mass'],
+    ['mean-invalid-mass[pedestrian]', 'mean-invalid-mass-pedestrian'],
+    ['invalidMass.p90', 'invalidMass-p90'],
+    ['9lives', 'm-9lives'],
+    ['rule with spaces / slashes', 'rule-with-spaces-slashes'],
+    ['', 'm'],
+    ['x_', 'x'],
+  ])('%j -> %j', (name, expected) => {
+    expect(kfpMetricName(name)).toBe(expected);
+    expect(expected).toMatch(KFP_METRIC_NAME);
+  });
+
+  it('truncates to 64 characters and still matches the pattern', () => {
+    const name = kfpMetricName(`${'a'.repeat(63)}-b`);
+    expect(name).toBe('a'.repeat(63));
+    expect(kfpMetricName('a'.repeat(100))).toHaveLength(64);
+  });
+
+  it('keeps at most 50 valid, unique names, drops nulls, marks shares as PERCENTAGE', () => {
+    const entries = [
+      { name: 'r[a]', value: 1 },
+      { name: 'r-a', value: 2 },
+      { name: 'skip', value: null },
+      { name: 'share', value: 0.25, isShare: true },
+      ...Array.from({ length: 60 }, (_, i) => ({ name: `m${i}`, value: i })),
+    ];
+    const { metrics } = kfpMetrics(entries);
+    expect(metrics).toHaveLength(KFP_MAX_METRICS);
+    expect(metrics.slice(0, 3)).toEqual([
+      { name: 'r-a', numberValue: 1, format: 'RAW' },
+      { name: 'r-a-2', numberValue: 2, format: 'RAW' },
+      { name: 'share', numberValue: 0.25, format: 'PERCENTAGE' },
+    ]);
+    for (const m of metrics) expect(m.name).toMatch(KFP_METRIC_NAME);
+    expect(new Set(metrics.map((m) => m.name)).size).toBe(metrics.length);
+  });
+});
+
+describe('writeFileAtomic', () => {
+  it('leaves the old file intact and no temp file when writing fails midway', async () => {
+    const dir = tmp();
+    const path = join(dir, 'verdict.json');
+    writeFileSync(path, '{"verdict":"pass"}');
+    async function* chunks() {
+      yield '{"verdict":';
+      throw new InputError('source broke');
+    }
+    await expect(writeFileAtomic(path, chunks())).rejects.toThrow('source broke');
+    expect(readFileSync(path, 'utf8')).toBe('{"verdict":"pass"}');
+    expect(readdirSync(dir)).toEqual(['verdict.json']);
+  });
+
+  it('cleans up and reports an InfrastructureError when the rename fails', async () => {
+    const dir = tmp();
+    const target = join(dir, 'report.html');
+    mkdirSync(join(target, 'occupied'), { recursive: true }); // a non-empty directory cannot be replaced
+    const error = await writeFileAtomic(target, 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InfrastructureError);
+    expect((error as Error).message).toMatch(/report\.html: cannot write output file/);
+    expect(readdirSync(dir)).toEqual(['report.html']);
+  });
+
+  it('replaces an existing file with the complete new content', async () => {
+    const dir = tmp();
+    const path = join(dir, 'a.txt');
+    writeFileSync(path, 'old');
+    await writeFileAtomic(path, ['n', 'e', Buffer.from('w')]);
+    expect(readFileSync(path, 'utf8')).toBe('new');
+  });
+});
+
+describe('writeGateOutputs', () => {
+  // 30 metrics x 3 summary values + rules: more than Kubeflow's 50.
+  const metricNames = Array.from({ length: 30 }, (_, i) => `metric${i}`);
+  const records = [0.1, 0.3, 0.8].map((v, k) =>
+    img(Object.fromEntries([['invalidMass', v], ...metricNames.map((m, i) => [m, i + k])]), { image: `i${k}.png` }),
+  );
+  const policy = policyFrom(
+    'version: 1\nrules:\n  - {name: mean-im, metric: invalidMass, max: 0.2}\n  - {name: share, metric: invalidMass, aggregate: shareAbove, value: 0.5, max: 1}\n',
+  );
+  const summary = summarise(records, policy);
+  const verdict = evaluatePolicy(policy, summary);
+
+  it('writes every output, completely, with no temp files left behind', async () => {
+    const dir = join(tmp(), 'nested', 'out');
+    const paths = await writeGateOutputs(dir, verdict, summary);
+    expect(readdirSync(dir).sort()).toEqual([
+      'metrics.json',
+      'mlpipeline-metrics.json',
+      'report.html',
+      'summary.md',
+      'verdict.json',
+      'verdict.txt',
+    ]);
+    expect(JSON.parse(readFileSync(paths.verdict, 'utf8'))).toEqual(JSON.parse(JSON.stringify(verdict)));
+    expect(readFileSync(paths.verdictText, 'utf8')).toBe('fail\n');
+    expect(readFileSync(paths.report, 'utf8')).toMatch(/<\/html>$/);
+  });
+
+  it('metrics.json is a flat name -> number map with the counts, rule values and metric summaries', async () => {
+    const paths = await writeGateOutputs(tmp(), verdict, summary);
+    const metrics = JSON.parse(readFileSync(paths.metrics, 'utf8')) as Record<string, number>;
+    // failedImages: i2 (0.8) is above the share rule's per-image threshold 0.5.
+    expect(metrics).toMatchObject({ passed: 0, images: 3, processed: 3, errors: 0, failedImages: 1 });
+    expect(metrics['mean-im']).toBeCloseTo(0.4, 12);
+    expect(metrics.share).toBeCloseTo(1 / 3, 12);
+    expect(metrics['invalidMass.mean']).toBeCloseTo(0.4, 12);
+    expect(metrics['invalidMass.median']).toBe(0.3);
+    expect(metrics['invalidMass.p90']).toBeCloseTo(0.7, 12); // h = 2 * 0.9 = 1.8 -> 0.3 + 0.8 * 0.5
+    expect(metrics['metric5.mean']).toBe(6);
+    for (const v of Object.values(metrics)) expect(typeof v).toBe('number');
+  });
+
+  it('mlpipeline-metrics.json follows the Kubeflow v1 format: valid names, at most 50, verdict first', async () => {
+    const paths = await writeGateOutputs(tmp(), verdict, summary);
+    const { metrics } = JSON.parse(readFileSync(paths.kfpMetrics, 'utf8')) as { metrics: { name: string; numberValue: number; format: string }[] };
+    expect(metrics).toHaveLength(50);
+    expect(metrics[0]).toEqual({ name: 'passed', numberValue: 0, format: 'RAW' });
+    expect(metrics.find((m) => m.name === 'share')).toMatchObject({ format: 'PERCENTAGE' });
+    for (const m of metrics) {
+      expect(m.name).toMatch(KFP_METRIC_NAME);
+      expect(Number.isFinite(m.numberValue)).toBe(true);
+      expect(['RAW', 'PERCENTAGE']).toContain(m.format);
+    }
+  });
+
+  it('summary.md says why it failed, which images, and where the report is', async () => {
+    const paths = await writeGateOutputs(tmp(), verdict, summary);
+    const md = readFileSync(paths.summary, 'utf8');
+    expect(md).toMatch(/^# heatgate gate: FAIL\n/);
+    expect(md).toContain('## Why it failed\n\n- mean-im: mean invalidMass = 0.4, above the maximum 0.2\n');
+    expect(md).toContain('| 1 | i2.png | cat | 0.8 |');
+    expect(md).toContain(`Full report with heatmap overlays: \`${paths.report}\``);
+  });
+});

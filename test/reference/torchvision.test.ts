@@ -1,0 +1,130 @@
+/**
+ * heatgate against PyTorch autograd on exported torchvision models (scripts/reference/build.py, Debian python3-torch).
+ * Per model and CAM method: predictions agree and every image's raw map has Pearson r >= 0.999 with torch's.
+ * Writes test-output/reference-table.md, the architecture table the README quotes.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Explainer } from '../../src/cam/explainer.ts';
+import { decodeNpy } from '../../src/imaging/index.ts';
+import { inspectModel } from '../../src/onnx/inspect.ts';
+import { defaultLayer } from '../../src/onnx/layers.ts';
+import { encodeModel } from '../../src/onnx/model.ts';
+import { openSession, ort } from '../../src/onnx/session.ts';
+
+const ROOT = path.resolve('fixtures-build/reference');
+const MIN_PEARSON = 0.999;
+
+interface Meta {
+  name: string;
+  opset: number;
+  inputShape: number[];
+  targetModule: string;
+  layerTensor: string;
+  methods: string[];
+  notes?: string;
+}
+
+function ensureFixtures(): void {
+  if (existsSync(ROOT) && readdirSync(ROOT).some((d) => existsSync(path.join(ROOT, d, 'meta.json')))) return;
+  const run = spawnSync('/usr/bin/python3', ['scripts/reference/build.py', '--out', ROOT], { stdio: 'inherit' });
+  if (run.status !== 0) throw new Error(`scripts/reference/build.py failed (exit ${run.status}); it needs Debian python3-torch, python3-torchvision, python3-onnx`);
+}
+
+function npy(file: string) {
+  return decodeNpy(readFileSync(file), file);
+}
+
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  if (saa === 0 && sbb === 0) return 1; // both constant (e.g. all zero after ReLU): identical maps
+  return sab / Math.sqrt(saa * sbb);
+}
+
+ensureFixtures();
+const models = readdirSync(ROOT)
+  .filter((d) => existsSync(path.join(ROOT, d, 'meta.json')))
+  .sort();
+const table: { model: string; module: string; auto: string; layer: string; opset: number; results: Record<string, number> }[] = [];
+
+describe.each(models)('%s', (name) => {
+  const dir = path.join(ROOT, name);
+  const meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta;
+  const input = npy(path.join(dir, 'input.npy'));
+  const [n, ...per] = input.shape;
+  const size = per.reduce((a, b) => a * b, 1);
+  const images = Array.from({ length: n }, (_, i) => (input.data as Float32Array).slice(i * size, (i + 1) * size));
+  const row = { model: name, module: meta.targetModule, auto: '', layer: meta.layerTensor, opset: meta.opset, results: {} as Record<string, number> };
+  table.push(row);
+
+  beforeAll(async () => {
+    const inspected = await inspectModel(path.join(dir, 'model.onnx'));
+    const auto = defaultLayer(inspected.candidates, name).tensor;
+    row.auto = auto === meta.layerTensor ? 'same' : auto;
+  });
+
+  it('the target tensor holds the activations torch hooked', async () => {
+    const inspected = await inspectModel(path.join(dir, 'model.onnx'));
+    const model = inspected.loaded.model;
+    model.graph!.output!.push({ name: meta.layerTensor });
+    const { session } = await openSession(encodeModel(model), name);
+    const result = await session.run({ [inspected.input.name]: new ort.Tensor('float32', input.data as Float32Array, input.shape) });
+    await session.release();
+    const expected = npy(path.join(dir, 'activations.npy'));
+    const actual = result[meta.layerTensor].data as Float32Array;
+    expect([...result[meta.layerTensor].dims]).toEqual(expected.shape);
+    expect(pearson(actual, expected.data as Float32Array)).toBeGreaterThan(0.99999);
+  });
+
+  it.each(meta.methods)('%s matches torch (Pearson r >= 0.999 per image, same predictions)', async (method) => {
+    const reference = npy(path.join(dir, 'cams', `${method}.npy`));
+    const targets = npy(path.join(dir, 'target.npy'));
+    const count = reference.shape[0];
+    const explainer = await Explainer.create(path.join(dir, 'model.onnx'), { method, layers: [meta.layerTensor] });
+    try {
+      const results = await explainer.explain(images.slice(0, count), Array.from({ length: count }, () => -1));
+      const [h, w] = reference.shape.slice(1);
+      let worst = 1;
+      results.forEach((r, i) => {
+        expect(r.predicted).toBe(Number(targets.data[i]));
+        expect([r.camHeight, r.camWidth]).toEqual([h, w]);
+        const ref = (reference.data as Float32Array).subarray(i * h * w, (i + 1) * h * w);
+        const r2 = pearson(r.cam, ref);
+        worst = Math.min(worst, r2);
+        expect(r2, `${name} ${method} image ${i}`).toBeGreaterThanOrEqual(MIN_PEARSON);
+      });
+      row.results[method] = worst;
+    } finally {
+      await explainer.release();
+    }
+  });
+});
+
+afterAll(() => {
+  const methods = [...new Set(table.flatMap((r) => Object.keys(r.results)))];
+  const lines = [
+    `| model | opset | target (torch module) | heatgate's automatic layer | ${methods.join(' | ')} |`,
+    `|---|---|---|---|${methods.map(() => '---').join('|')}|`,
+    ...table.map((r) => `| ${r.model} | ${r.opset} | \`${r.module}\` | ${r.auto === 'same' ? 'same tensor' : `\`${r.auto}\``} | ${methods.map((m) => (m in r.results ? r.results[m].toFixed(5) : '–')).join(' | ')} |`),
+  ];
+  mkdirSync('test-output', { recursive: true });
+  writeFileSync('test-output/reference-table.md', `Worst per-image Pearson r against torch autograd (>= ${MIN_PEARSON} required)\n\n${lines.join('\n')}\n`);
+});

@@ -134,6 +134,11 @@ export class Explainer {
     return feeds;
   }
 
+  /** The ONNX Runtime call of `explain` alone, for profiling (bench/run.ts). */
+  async explainRunOnly(images: readonly Float32Array[], targets: readonly number[]): Promise<void> {
+    await this.session.run(this.feeds(images, targets));
+  }
+
   /** Logits only (counterfactual checks): one run, no CAM arithmetic. */
   async predict(images: readonly Float32Array[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];

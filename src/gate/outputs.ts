@@ -4,7 +4,7 @@ import { renderReport } from '../report/html.ts';
 import { loadGallery } from '../report/gallery.ts';
 import type { ImageRef, Summary } from './aggregator.ts';
 import { aggregateFor, percentile } from './aggregates.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../storage/atomic.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
 import type { Verdict } from './verdict.ts';

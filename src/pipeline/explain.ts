@@ -16,7 +16,8 @@ import {
 import type { ExecutionProvider } from '../onnx/session.ts';
 import { loadClassNames, loadLabels } from './labels.ts';
 import { createProgress } from './progress.ts';
-import { ResultsSink, writeFileAtomic, type ResultRecord } from './sink.ts';
+import { writeFileAtomic } from '../storage/atomic.ts';
+import { ResultsSink, type ResultRecord } from './sink.ts';
 
 /** Which class each image is explained for. */
 export type TargetSpec = { kind: 'predicted' } | { kind: 'class'; index: number } | { kind: 'labels' };
@@ -214,7 +215,7 @@ async function writeImageOutputs(item: BatchItem, options: ExplainRunOptions): P
   if (options.saveRaw) {
     const rel = `heatmaps/${image}.npy`;
     item.record.heatmap = rel;
-    writes.push(writeFileAtomic(path.join(options.out, rel), encodeNpy(e.cam, [e.camHeight, e.camWidth])));
+    writes.push(writeFileAtomic(path.join(options.out, rel), encodeNpy(e.cam, [e.camHeight, e.camWidth]), { durable: false }));
   }
   if (options.overlays ?? true) {
     const rel = `overlays/${image}.png`;
@@ -229,7 +230,7 @@ async function writeImageOutputs(item: BatchItem, options: ExplainRunOptions): P
         heatmapWidth: e.camWidth,
         geometry: prepared.geometry,
         outlines: item.outlines,
-      }).then((png) => writeFileAtomic(path.join(options.out, rel), png)),
+      }).then((png) => writeFileAtomic(path.join(options.out, rel), png, { durable: false })),
     );
   }
   await Promise.all(writes);

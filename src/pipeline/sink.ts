@@ -1,8 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { InfrastructureError } from '../errors.ts';
 
 /** One line of results.jsonl (ARCHITECTURE.md contract; new keys may be added). */
 export interface ResultRecord {
@@ -84,16 +83,4 @@ async function readComplete(file: string, onRecord: (r: ResultRecord) => void): 
   }
   const size = (await stat(file)).size;
   return Math.min(bytes, size);
-}
-
-/** Writes a file atomically: a crash leaves the old file or none, never a partial one. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (error) {
-    throw new InfrastructureError(`cannot write: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, file);
-  }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InfrastructureError, InputError } from '../../src/errors.ts';
-import { writeFileAtomic } from '../../src/gate/atomic.ts';
+import { writeFileAtomic } from '../../src/storage/atomic.ts';
 import { evaluatePolicy } from '../../src/gate/evaluate.ts';
 import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/gate/kfp-metrics.ts';
 import { writeGateOutputs } from '../../src/gate/outputs.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HeatgateError, InfrastructureError } from '../errors.ts';
 
@@ -9,8 +9,11 @@ export type FileContent = string | Uint8Array | Iterable<string | Uint8Array> | 
  * Writes `path` so that readers see either the old file or the complete new one, never a partial file:
  * the data goes to a temp file in the same directory (same filesystem, so rename is atomic), is fsynced,
  * then renamed over the target. On any failure the temp file is removed and the target is untouched.
+ * Missing parent folders are created. `durable: false` skips the fsync (per-image files, where a crash only
+ * costs the image being redone on --resume).
  */
-export async function writeFileAtomic(path: string, content: FileContent): Promise<void> {
+export async function writeFileAtomic(path: string, content: FileContent, options: { durable?: boolean } = {}): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(tmp, 'wx');
@@ -23,7 +26,7 @@ export async function writeFileAtomic(path: string, content: FileContent): Promi
           else await handle.write(chunk);
         }
       }
-      await handle.sync();
+      if (options.durable ?? true) await handle.sync();
     } finally {
       await handle.close();
     }

@@ -15,6 +15,7 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((message, error) => {
       throw error ?? new UsageMessage(message);
     });

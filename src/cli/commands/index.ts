@@ -1,3 +1,4 @@
+import { demoCommand } from './demo.ts';
 import { explainCommand } from './explain.ts';
 import { gateCommand } from './gate.ts';
 import { layersCommand } from './layers.ts';
@@ -5,4 +6,4 @@ import { runCommand } from './run.ts';
 import type { HeatgateCommand } from './types.ts';
 
 /** The one list of CLI commands. */
-export const commands: HeatgateCommand[] = [runCommand, explainCommand, gateCommand, layersCommand];
+export const commands: HeatgateCommand[] = [runCommand, explainCommand, gateCommand, layersCommand, demoCommand];

@@ -40,7 +40,12 @@ export function describeRun({ gate, explained }: RunResult): string {
   for (const rule of v.rules) {
     const mark = { pass: 'ok  ', fail: 'FAIL', warn: 'warn', skipped: 'skip' }[rule.outcome];
     const threshold = Array.isArray(rule.threshold) ? rule.threshold.map(formatNumber).join('..') : formatNumber(rule.threshold);
-    lines.push(`  ${mark} ${rule.name}: ${rule.metric} ${rule.aggregate}${rule.value !== undefined ? `(${rule.value})` : ''} = ${formatNumber(rule.measured)} (${rule.comparison} ${threshold})`);
+    const what = `${rule.metric} ${rule.aggregate}${rule.value !== undefined ? `(${rule.value})` : ''}${rule.kind === 'change' ? ' change vs baseline' : ''}`;
+    lines.push(
+      rule.outcome === 'skipped'
+        ? `  ${mark} ${rule.name}: ${rule.message}`
+        : `  ${mark} ${rule.name}: ${what} = ${formatNumber(rule.measured)} (${rule.comparison} ${threshold})`,
+    );
   }
   for (const check of v.checks) if (check.outcome === 'fail') lines.push(`  FAIL ${check.message}`);
   if (v.verdict === 'fail' && v.worstImages) {

@@ -99,25 +99,39 @@ export function cutHead(model: InspectedModel, layer: LayerCandidate): Uint8Arra
   const graph = model.loaded.model.graph!;
   const nodes = nodesBetween(model.index, layer.tensor, model.logits);
   const produced = new Set([layer.tensor, ...nodes.flatMap((n) => n.output ?? [])]);
-  const needed = new Set(nodes.flatMap((n) => n.input ?? []).filter((i) => i && !produced.has(i)));
-  const initializers = (graph.initializer ?? []).filter((t) => needed.has(t.name ?? ''));
-  const constants = (graph.node ?? []).filter((n) => n.opType === 'Constant' && n.output?.some((o) => needed.has(o)));
-  const available = new Set([...initializers.map((t) => t.name), ...constants.flatMap((n) => n.output ?? [])]);
-  const missing = [...needed].filter((n) => !available.has(n));
+  const initializers = new Map<string, onnx.ITensorProto>();
+  const constantNodes = new Set<onnx.INodeProto>();
+  const missing: string[] = [];
+  // Weights may reach the head through Constant or Identity nodes (exporters deduplicate initializers that way):
+  // take every node whose inputs are, recursively, initializers or constants.
+  const resolve = (name: string): boolean => {
+    if (!name || produced.has(name) || initializers.has(name)) return true;
+    const init = model.index.initializers.get(name);
+    if (init) {
+      initializers.set(name, init);
+      return true;
+    }
+    const producer = model.index.producers.get(name);
+    if (!producer || !(producer.input ?? []).every(resolve)) return false;
+    constantNodes.add(producer);
+    return true;
+  };
+  for (const input of nodes.flatMap((n) => n.input ?? [])) if (!resolve(input)) missing.push(input);
   if (missing.length > 0) {
     throw new InputError(
-      `the head after ${layer.tensor} also reads ${missing.join(', ')}, which come from before the target layer; ` +
+      `the head after ${layer.tensor} also reads ${[...new Set(missing)].join(', ')}, which come from before the target layer; ` +
         'gradient-free methods that run the head alone need a target layer whose head depends on it only',
       model.loaded.file,
     );
   }
+  const constants = (graph.node ?? []).filter((n) => constantNodes.has(n)); // graph order
   const dims: (number | string)[] = layer.layout === 'NCHW' ? ['N', layer.channels, layer.height, layer.width] : ['N', layer.height, layer.width, layer.channels];
   const head = onnx.ModelProto.create({
     ...model.loaded.model,
     graph: onnx.GraphProto.create({
       name: 'heatgate_head',
       node: [...constants, ...nodes],
-      initializer: initializers,
+      initializer: [...initializers.values()],
       input: [makeValueInfo(layer.tensor, DataType.FLOAT, dims)],
       output: [{ name: model.logits }],
     }),

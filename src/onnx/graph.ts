@@ -1,5 +1,6 @@
 import { InputError } from '../errors.ts';
-import { AttributeType, DataType, onnx, toNumber } from './proto.ts';
+import type { onnx} from './proto.ts';
+import { AttributeType, DataType, toNumber } from './proto.ts';
 
 export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 

@@ -1,5 +1,6 @@
 import { ConfigError, InputError } from '../errors.ts';
-import { GraphIndex, attr } from './graph.ts';
+import type { GraphIndex} from './graph.ts';
+import { attr } from './graph.ts';
 import type { ImageInput, InputLayout, TensorInfo } from './probe.ts';
 import type { onnx } from './proto.ts';
 

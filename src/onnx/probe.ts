@@ -1,6 +1,7 @@
 import { InputError } from '../errors.ts';
 import { encodeModel } from './model.ts';
-import { DataType, onnx, toNumber } from './proto.ts';
+import type { onnx} from './proto.ts';
+import { DataType, toNumber } from './proto.ts';
 import { openSession, ort } from './session.ts';
 
 export type InputLayout = 'NCHW' | 'NHWC';

@@ -18,9 +18,13 @@ export interface ResultRecord {
   layer?: string;
   /** Overlay PNG, relative to the out dir. */
   overlay?: string;
+  /** Raw map (--save-raw), relative to the out dir. */
+  heatmap?: string;
   metrics?: Record<string, number | null>;
   /** Present only when the image failed to process. */
   error?: string;
+  /** New keys may be added (targetClassName, regions, ...). */
+  [key: string]: unknown;
 }
 
 /** Parses and checks one results.jsonl line; errors name the file and the 1-based line number. */

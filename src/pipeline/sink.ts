@@ -2,23 +2,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { ResultRecord } from '../gate/records.ts';
 
-/** One line of results.jsonl (ARCHITECTURE.md contract; new keys may be added). */
-export interface ResultRecord {
-  image: string;
-  predicted?: number;
-  confidence?: number;
-  target?: number;
-  label?: number | null;
-  className?: string;
-  method?: string;
-  layer?: string;
-  overlay?: string;
-  heatmap?: string;
-  metrics?: Record<string, number | null>;
-  error?: string;
-  [key: string]: unknown;
-}
+export type { ResultRecord };
 
 /**
  * Appends records to results.jsonl, one complete line per image, written after the image's other files: a line

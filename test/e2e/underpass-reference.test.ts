@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeNpy } from '../../src/imaging/index.ts';
+import { pearson } from '../helpers/stats.ts';
 import { explainImages } from '../../src/pipeline/explain.ts';
 import { runGate } from '../../src/pipeline/run.ts';
 
@@ -25,20 +26,6 @@ const reference = JSON.parse(await readFile(path.join(EXAMPLE, 'reference.json')
   models: Record<string, ModelReference>;
 };
 
-function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  const ma = Array.from(a).reduce((s, v) => s + v, 0) / n;
-  const mb = Array.from(b).reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return saa === 0 && sbb === 0 ? 1 : sab / Math.sqrt(saa * sbb);
-}
 
 describe.each(Object.keys(reference.models))('underpass %s model vs torch', (name) => {
   const ref = reference.models[name];

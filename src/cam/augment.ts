@@ -1,5 +1,5 @@
 import { buildBackward } from '../autodiff/index.ts';
-import { makeTensor, makeValueInfo, toNodeProto, type NodeSpec } from '../onnx/builder.ts';
+import { makeTensor, makeValueInfo, toNodeProto, type AttrValue, type NodeSpec } from '../onnx/builder.ts';
 import { InputError } from '../errors.ts';
 import { nodesBetween } from '../onnx/graph.ts';
 import type { InspectedModel } from '../onnx/inspect.ts';
@@ -16,7 +16,19 @@ export interface AugmentedLayer {
   activation: string;
   /** dScore/dA; absent for gradient-free augmentation. */
   gradient?: string;
+  /** The method's raw map [N, h, w] when the method reduces in the graph (then A and dA stay inside the session). */
+  cam?: string;
 }
+
+/** What a method's in-graph reduction can emit: nodes and constants at the model's opset. */
+export interface GraphOps {
+  opset: number;
+  op(opType: string, inputs: string[], attributes?: Record<string, AttrValue>, label?: string): string;
+  constant(value: number | readonly number[], dtype?: 'float' | 'int64', dims?: readonly number[]): string;
+}
+
+/** A method's map as ONNX nodes: A and dA of one layer (its layout) in, the raw map [N, h, w] after ReLU out. */
+export type GraphReduction = (ops: GraphOps, activation: string, gradient: string, layout: 'NCHW' | 'NHWC') => string;
 
 export interface AugmentedModel {
   bytes: Uint8Array;
@@ -32,7 +44,12 @@ export interface AugmentedModel {
  *   seed = OneHot(class, C) = dScore/dlogits → backward of the head → dA
  * The user's model object is not modified.
  */
-export function augmentModel(model: InspectedModel, layers: readonly LayerCandidate[], withGradients: boolean): AugmentedModel {
+export function augmentModel(
+  model: InspectedModel,
+  layers: readonly LayerCandidate[],
+  withGradients: boolean,
+  reduction?: GraphReduction,
+): AugmentedModel {
   const source = model.loaded.model;
   const graph = source.graph!;
   const nodes: onnx.NodeProto[] = [...(graph.node ?? [])] as onnx.NodeProto[];
@@ -45,7 +62,8 @@ export function augmentModel(model: InspectedModel, layers: readonly LayerCandid
     seen.add(name);
   };
   const augmented: AugmentedLayer[] = layers.map((layer) => ({ layer, activation: layer.tensor }));
-  for (const l of augmented) addOutput(l.activation);
+  const inGraph = withGradients && reduction !== undefined;
+  if (!inGraph) for (const l of augmented) addOutput(l.activation);
 
   if (withGradients) {
     const p = 'heatgate/';
@@ -81,7 +99,13 @@ export function augmentModel(model: InspectedModel, layers: readonly LayerCandid
       nodes.push(...result.nodes);
       initializers.push(...result.initializers);
       l.gradient = result.gradient;
-      addOutput(result.gradient);
+      if (reduction) {
+        const ops = graphOps(`heatgate_cam${i}/`, model.loaded.opset, nodes, initializers);
+        l.cam = reduction(ops, l.activation, result.gradient, l.layer.layout);
+        addOutput(l.cam);
+      } else {
+        addOutput(result.gradient);
+      }
     });
   }
   const out = onnx.ModelProto.create({
@@ -89,6 +113,24 @@ export function augmentModel(model: InspectedModel, layers: readonly LayerCandid
     graph: onnx.GraphProto.create({ ...graph, node: nodes, initializer: initializers, input: inputs, output: outputs }),
   });
   return { bytes: encodeModel(out), logits: model.logits, layers: augmented, withGradients };
+}
+
+function graphOps(prefix: string, opset: number, nodes: onnx.NodeProto[], initializers: onnx.ITensorProto[]): GraphOps {
+  let count = 0;
+  return {
+    opset,
+    op(opType, inputs, attributes, label) {
+      const name = `${prefix}${label ?? opType}_${count++}`;
+      nodes.push(toNodeProto({ opType, inputs, outputs: [name], attributes }));
+      return name;
+    },
+    constant(value, dtype = 'float', dims) {
+      const values = typeof value === 'number' ? [value] : [...value];
+      const name = `${prefix}const_${count++}`;
+      initializers.push(makeTensor(name, dtype === 'float' ? 'float32' : 'int64', dims ? [...dims] : typeof value === 'number' ? [] : [values.length], values));
+      return name;
+    },
+  };
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { GraphReduction } from './augment.ts';
+
 /**
  * The shared interface of the CAM family (after pytorch-grad-cam's BaseCAM): a method turns one image's target-layer
  * activations A (and, for gradient methods, G = dScore/dA) into a raw map [h, w] after its ReLU. Channel-weight methods
@@ -40,6 +42,11 @@ export interface CamMethod {
   readonly usesGradients: boolean;
   /** Raw map [h*w] at the layer's resolution, after the method's ReLU. */
   compute(input: CamInput): Float32Array | Promise<Float32Array>;
+  /**
+   * The same map as ONNX nodes, optional: the explainer then reads [N, h, w] from the session and A and dA never
+   * leave it (less copying, and the arithmetic runs on the execution provider). Must equal `compute`.
+   */
+  readonly graph?: GraphReduction;
 }
 
 /** Σ_c w[c]·A[c], then ReLU: the map of every channel-weight method. */

@@ -13,6 +13,8 @@ export interface ExplainerOptions {
   method?: string;
   provider?: ExecutionProvider;
   threads?: number;
+  /** Let a method with an in-graph reduction (Grad-CAM) compute its map inside the session; default true. */
+  inGraph?: boolean;
   /** Input size for models whose spatial dims are symbolic. */
   height?: number;
   width?: number;
@@ -54,7 +56,7 @@ export class Explainer {
     const method = methodFor(options.method ?? 'gradcam');
     const model = await inspectModel(file, { height: options.height, width: options.width });
     const layers = chooseLayers(model.candidates, options.layers, file);
-    const augmented = augmentModel(model, layers, method.usesGradients);
+    const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
     const { session, provider } = await openSession(augmented.bytes, file, { provider: options.provider, threads: options.threads });
     const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, {
       scoresForInputs: (inputs, target) => explainer.scoresForInputs(inputs, target),
@@ -93,6 +95,11 @@ export class Explainer {
       const target = chosen ? Number(chosen[i]) : targets[i] < 0 ? predicted : targets[i];
       const maps: { map: Float32Array; height: number; width: number }[] = [];
       for (const l of this.augmented.layers) {
+        const { height, width } = l.layer;
+        if (l.cam) {
+          maps.push({ map: (outputs[l.cam].data as Float32Array).slice(i * height * width, (i + 1) * height * width), height, width });
+          continue;
+        }
         const activations = featureMap(outputs[l.activation], i, l.layer);
         const gradients = l.gradient ? featureMap(outputs[l.gradient], i, l.layer) : undefined;
         const map = await this.method.compute({

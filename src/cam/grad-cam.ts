@@ -1,3 +1,4 @@
+import { reduceMean, reduceSum } from '../autodiff/emit.ts';
 import { perChannel, requireGradients, weightedSum, type CamMethod } from './base.ts';
 
 /** Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391, eq. 1-2: w_c = mean_hw dS/dA_c; map = ReLU(Σ_c w_c A_c). */
@@ -15,5 +16,11 @@ export const gradCam: CamMethod = {
       return sum / hw;
     });
     return weightedSum(input.activations, weights);
+  },
+  graph(ops, a, g, layout) {
+    const [spatial, channel] = layout === 'NCHW' ? [[2, 3], 1] : [[1, 2], 3];
+    const weights = reduceMean(ops, g, spatial, true);
+    const sum = reduceSum(ops, ops.op('Mul', [a, weights], {}, 'weighted'), [channel], false);
+    return ops.op('Relu', [sum], {}, 'cam');
   },
 };

@@ -14,7 +14,7 @@ import {
   type ResizeMode,
 } from '../imaging/index.ts';
 import type { ExecutionProvider } from '../onnx/session.ts';
-import { loadClassNames, loadLabels } from './labels.ts';
+import { labelsFromCoco, loadClassNames, loadLabels } from './labels.ts';
 import { createProgress } from './progress.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
@@ -31,6 +31,8 @@ export interface ExplainRunOptions {
   target?: TargetSpec;
   /** `image,label` CSV; with target kind 'labels' the label is the explained class. */
   labels?: string;
+  /** Labels from COCO annotations when no --labels CSV is given (see labelsFromCoco). */
+  cocoLabels?: { file: string; emptyClass?: string };
   classes?: string;
   batch?: number;
   saveRaw?: boolean;
@@ -92,7 +94,11 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
   try {
     const model = explainer.model;
     const classNames = await loadClassNames(options.classes, model.metadata.classes, model.classes);
-    const labels = options.labels ? await loadLabels(options.labels, classNames, model.classes) : undefined;
+    const labels = options.labels
+      ? await loadLabels(options.labels, classNames, model.classes)
+      : options.cocoLabels && (classNames || options.cocoLabels.emptyClass !== undefined)
+        ? await labelsFromCoco(options.cocoLabels.file, classNames, options.cocoLabels.emptyClass)
+        : undefined;
     const target = options.target ?? { kind: 'predicted' };
     if (target.kind === 'labels' && !labels) throw new ConfigError('--target labels needs --labels <csv>');
     if (target.kind === 'class' && (target.index < 0 || target.index >= model.classes || !Number.isInteger(target.index))) {

@@ -53,3 +53,38 @@ async function readText(file: string): Promise<string> {
     throw new ConfigError(`cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, file);
   }
 }
+
+/**
+ * Image labels from COCO annotations: an image's label is the class whose name is a category annotated on it
+ * (exactly one such class); an image with none gets `emptyClass` when given; an image with several, or none and
+ * no `emptyClass`, gets no label (accuracy skips it). Needs class names (--classes or model metadata).
+ */
+export async function labelsFromCoco(file: string, classNames: string[] | undefined, emptyClass?: string): Promise<Map<string, number>> {
+  if (!classNames) throw new ConfigError('labels from COCO need class names: pass --classes or store heatgate.classes in the model');
+  if (emptyClass !== undefined && !classNames.includes(emptyClass)) {
+    throw new ConfigError(`--coco-empty-class "${emptyClass}" is not a class name (${classNames.join(', ')})`);
+  }
+  let data: { images?: { id: number | string; file_name: string }[]; annotations?: { image_id: number | string; category_id: number | string }[]; categories?: { id: number | string; name: string }[] };
+  try {
+    data = JSON.parse(await readText(file));
+  } catch (error) {
+    if (error instanceof ConfigError) throw new InputError(error.message.replace(`${file}: `, ''), file);
+    throw new InputError(`not valid JSON: ${(error as Error).message}`, file);
+  }
+  if (!Array.isArray(data.images) || !Array.isArray(data.categories)) throw new InputError('a COCO file needs "images" and "categories" arrays', file);
+  const categoryName = new Map(data.categories.map((c) => [String(c.id), c.name]));
+  const annotated = new Map<string, Set<string>>();
+  for (const a of data.annotations ?? []) {
+    const names = annotated.get(String(a.image_id)) ?? new Set<string>();
+    const name = categoryName.get(String(a.category_id));
+    if (name !== undefined) names.add(name);
+    annotated.set(String(a.image_id), names);
+  }
+  const labels = new Map<string, number>();
+  for (const image of data.images) {
+    const classes = [...(annotated.get(String(image.id)) ?? [])].filter((n) => classNames.includes(n));
+    const name = classes.length === 1 ? classes[0] : classes.length === 0 ? emptyClass : undefined;
+    if (name !== undefined) labels.set(image.file_name.replaceAll('\\', '/').replace(/^\.\//, ''), classNames.indexOf(name));
+  }
+  return labels;
+}

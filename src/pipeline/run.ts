@@ -14,8 +14,10 @@ export interface RunOptions extends Omit<ExplainRunOptions, 'analyser'> {
   policy?: string;
   invalidMasks?: string;
   roiMasks?: string;
-  /** COCO annotations; the policy's regions.coco maps category names to roi/invalid. */
+  /** COCO annotations; the policy's regions.coco maps category names to roi/invalid. Without --labels they also give
+   * the labels (the class named like an annotated category; `cocoEmptyClass` for images with none). */
   coco?: string;
+  cocoEmptyClass?: string;
 }
 
 export interface RunResult {
@@ -40,13 +42,15 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
       occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
       pointingTolerancePx: policy.analysis?.pointingTolerancePx,
     });
-  const explained = await explainImages({ ...options, analyser: await analyserFor() });
+  const cocoLabels = options.coco && !options.labels ? { file: options.coco, emptyClass: options.cocoEmptyClass } : undefined;
+  const explained = await explainImages({ ...options, cocoLabels, analyser: await analyserFor() });
   let baseline: ExplainSummary | undefined;
   if (options.baselineModel) {
     baseline = await explainImages({
       ...options,
       model: options.baselineModel,
       out: path.join(options.out, 'baseline'),
+      cocoLabels,
       overlays: false,
       saveRaw: false,
       analyser: await analyserFor(),

@@ -109,6 +109,47 @@ describe('Explainer on a tiny CNN (closed-form references)', () => {
     ra.forEach((r, i) => expectClose(rb[i].cam, r.cam));
   });
 
+  it.each([
+    [11, false],
+    [13, true],
+    [18, false],
+  ])('Grad-CAM reduced inside the session (opset %i, channels-last %s) equals the JS reduction of A and dA', async (opset, channelsLast) => {
+    const tiny = tinyCnn({ size: S, channels: C, classes: K, channelsLast, seed: 5, opset });
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-ingraph-')), 'tiny.onnx');
+    await saveModel(tiny.model, file);
+    const images = [image(21), image(22), image(23)];
+    const inGraph = await Explainer.create(file, { method: 'gradcam' });
+    const inJs = await Explainer.create(file, { method: 'gradcam', inGraph: false });
+    const a = await inGraph.explain(images, [-1, 1, -1]);
+    const b = await inJs.explain(images, [-1, 1, -1]);
+    await inGraph.release();
+    await inJs.release();
+    a.forEach((r, i) => {
+      expect(r.target).toBe(b[i].target);
+      expectClose(r.cam, b[i].cam, 1e-5);
+    });
+  });
+
+  it('several target layers: each map min-max scaled, then averaged (pytorch-grad-cam aggregate_multi_layers)', async () => {
+    const { file } = await setup();
+    const both = await Explainer.create(file, { layers: ['conv', 'act'] });
+    const conv = await Explainer.create(file, { layers: ['conv'] });
+    const act = await Explainer.create(file, { layers: ['act'] });
+    const x = [image(31)];
+    const [m] = await both.explain(x, [-1]);
+    const [a] = await conv.explain(x, [-1]);
+    const [b] = await act.explain(x, [-1]);
+    await Promise.all([both.release(), conv.release(), act.release()]);
+    const scale = (v: Float32Array) => {
+      const lo = Math.min(...v);
+      const hi = Math.max(...v.map((y) => y - lo));
+      return Array.from(v, (y) => (y - lo) / (1e-7 + hi));
+    };
+    const sa = scale(a.cam);
+    const sb = scale(b.cam);
+    expectClose(m.cam, sa.map((v, i) => (v + sb[i]) / 2), 1e-5);
+  });
+
   it('a batch gives each image the map it gets alone', async () => {
     const { file } = await setup();
     const explainer = await Explainer.create(file);

@@ -79,17 +79,22 @@ describe('heatgate demo (npm start)', () => {
 });
 
 describe('the same gate from other region sources', () => {
-  it('COCO annotations with the policy mapping categories to roles give the same verdicts', async () => {
+  it('COCO annotations with the policy mapping categories to roles give the same verdicts, and the labels', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'heatgate-coco-'));
     const policy = path.join(dir, 'policy.yaml');
     const base = await readFile('src/gate/default-policy.yaml', 'utf8');
     await writeFile(policy, `${base}\nregions:\n  coco:\n    roi: [pedestrian]\n    invalid: [timestamp]\n`);
     const run = (model: string) =>
-      quietMain(['run', '--model', path.join(EXAMPLE, 'models', `${model}.onnx`), '--images', path.join(EXAMPLE, 'images'), '--labels', path.join(EXAMPLE, 'labels.csv'),
+      quietMain(['run', '--model', path.join(EXAMPLE, 'models', `${model}.onnx`), '--images', path.join(EXAMPLE, 'images'), '--coco-empty-class', 'empty',
         '--coco', path.join(EXAMPLE, 'annotations.json'), '--policy', policy, '--out', path.join(dir, model), '--quiet', '--no-overlays']);
     expect((await run('clean')).code).toBe(0);
     expect((await run('shortcut')).code).toBe(1);
     expect(outcome(await verdict(path.join(dir, 'shortcut')), 'mean-invalid-mass')!.measured).toBeGreaterThan(0.3);
+    // Labels from COCO (pedestrian annotated, else "empty") agree with labels.csv.
+    const csv = new Map((await readFile(path.join(EXAMPLE, 'labels.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => l.split(',') as [string, string]));
+    const rows = (await readFile(path.join(dir, 'clean', 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.label)).toEqual(rows.map((r) => Number(csv.get(r.image))));
+    expect(outcome(await verdict(path.join(dir, 'clean')), 'accuracy')!.measured).toBe(1);
   });
 
   it('a fixed-camera box in the policy (fractions of the frame) works without any mask files', async () => {

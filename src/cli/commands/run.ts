@@ -14,7 +14,8 @@ export const runCommand: HeatgateCommand = {
       .option('baseline-model', { type: 'string', describe: 'the production model, for the policy\'s baseline rules' })
       .option('invalid-masks', { type: 'string', describe: 'folder of invalid-pixel masks (same relative paths as the images; > 127 = inside)' })
       .option('roi-masks', { type: 'string', describe: 'folder of object (ROI) masks' })
-      .option('coco', { type: 'string', describe: 'COCO annotations JSON; the policy maps categories to roles' })
+      .option('coco', { type: 'string', describe: 'COCO annotations JSON; the policy maps categories to roles; without --labels it gives the labels too' })
+      .option('coco-empty-class', { type: 'string', describe: 'with --coco: the label of images with no annotated class (e.g. "empty")' })
       .option('fail', { type: 'boolean', default: true, describe: 'exit 1 when the gate fails (--no-fail: always exit 0)' }),
   handler: async (args) => {
     const result = await runGate({
@@ -24,6 +25,7 @@ export const runCommand: HeatgateCommand = {
       invalidMasks: args.invalidMasks,
       roiMasks: args.roiMasks,
       coco: args.coco,
+      cocoEmptyClass: args.cocoEmptyClass,
     });
     process.stdout.write(describeRun(result));
     return result.gate.verdict.verdict === 'fail' && args.fail ? EXIT_CODES.gateFailed : EXIT_CODES.pass;

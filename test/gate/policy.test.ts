@@ -193,7 +193,7 @@ describe('policy loading', () => {
     expect(byName['mean-invalid-mass']).toMatchObject({ metric: 'invalidMass', aggregate: 'mean', max: 0.2, severity: 'fail' });
     expect(byName['images-mostly-invalid']).toMatchObject({ aggregate: 'shareAbove', value: 0.5, max: 0.1 });
     expect(byName['accuracy']).toMatchObject({ metric: 'accuracy', min: 0.8 });
-    expect(byName['occlusion-flips']).toMatchObject({ metric: 'occlusionFlip', max: 0.1, severity: 'warn' });
+    expect(byName['occlusion-flips']).toMatchObject({ metric: 'occlusionFlip', max: 0.1, severity: 'fail' });
     expect(byName['invalid-mass-regression']).toMatchObject({ kind: 'change', maxIncrease: 0.02, change: 'absolute' });
     // The behaviour without data is explicit in the file, rule by rule.
     for (const r of Object.values(byName)) expect(r.ifNoData).toBe('skip');

@@ -1,7 +1,8 @@
-import { readFile, realpath, writeFile, rename } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { DataType, onnx, toNumber } from './proto.ts';
+import { writeFileAtomic } from '../storage/atomic.ts';
+import { onnx, toNumber } from './proto.ts';
 
 /** The opsets of the default ONNX domain that heatgate reads and writes. */
 export const MIN_OPSET = 11;
@@ -48,9 +49,7 @@ export function encodeModel(model: onnx.IModelProto): Uint8Array {
 
 /** Writes the model atomically (temp file + rename), with all tensors inline. */
 export async function saveModel(model: onnx.IModelProto, file: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, encodeModel(model));
-  await rename(tmp, file);
+  await writeFileAtomic(file, encodeModel(model));
 }
 
 export function defaultOpset(model: onnx.IModelProto, file = '<model>'): number {
@@ -136,4 +135,3 @@ function allTensors(graph: onnx.IGraphProto | null | undefined): onnx.ITensorPro
   return out;
 }
 
-export { DataType };

@@ -35,15 +35,15 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   const policyText = readPolicyText(policyFile);
   const policy = parsePolicy(policyText, policyFile ?? 'default-policy.yaml', { metrics: METRIC_NAMES });
   const regions = regionConfig(options, policy);
-  const analyserFor = () =>
-    createAnalyser({
-      regions,
-      regionOptions: { baseDir: policyFile ? path.dirname(policyFile) : process.cwd(), configFile: policyFile },
-      occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
-      pointingTolerancePx: policy.analysis?.pointingTolerancePx,
-    });
+  // One analyser for the model and its baseline: regions (and the COCO index) are loaded once per run.
+  const analyser = await createAnalyser({
+    regions,
+    regionOptions: { baseDir: policyFile ? path.dirname(policyFile) : process.cwd(), configFile: policyFile },
+    occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
+    pointingTolerancePx: policy.analysis?.pointingTolerancePx,
+  });
   const cocoLabels = options.coco && !options.labels ? { file: options.coco, emptyClass: options.cocoEmptyClass } : undefined;
-  const explained = await explainImages({ ...options, cocoLabels, analyser: await analyserFor() });
+  const explained = await explainImages({ ...options, cocoLabels, analyser });
   let baseline: ExplainSummary | undefined;
   if (options.baselineModel) {
     baseline = await explainImages({
@@ -53,7 +53,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
       cocoLabels,
       overlays: false,
       saveRaw: false,
-      analyser: await analyserFor(),
+      analyser,
     });
   }
   const gate = await gateResults({

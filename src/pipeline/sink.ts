@@ -26,6 +26,14 @@ export class ResultsSink {
       if (keep !== undefined) await truncate(file, keep);
     }
     const handle = await open(file, resume ? 'a' : 'w');
+    // A last record that parsed but lost its newline would glue onto the next append.
+    const { size } = await handle.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      const reader = await open(file, 'r');
+      await reader.read(last, 0, 1, size - 1).finally(() => reader.close());
+      if (last[0] !== 0x0a) await handle.appendFile('\n');
+    }
     return new ResultsSink(file, handle, done);
   }
 
@@ -47,24 +55,19 @@ async function readComplete(file: string, onRecord: (r: ResultRecord) => void): 
   } catch {
     return undefined;
   }
-  let bytes = 0;
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  const raw: string[] = [];
-  for await (const line of lines) raw.push(line);
   // readline cannot tell whether the last line ended with a newline; trust only lines that parse.
-  for (const line of raw) {
-    if (line.trim() === '') {
-      bytes += Buffer.byteLength(line) + 1;
-      continue;
+  let bytes = 0;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    let record: ResultRecord | undefined;
+    if (line.trim() !== '') {
+      try {
+        record = JSON.parse(line) as ResultRecord;
+      } catch {
+        break;
+      }
+      if (typeof record.image !== 'string') break;
+      onRecord(record);
     }
-    let record: ResultRecord;
-    try {
-      record = JSON.parse(line) as ResultRecord;
-    } catch {
-      break;
-    }
-    if (typeof record.image !== 'string') break;
-    onRecord(record);
     bytes += Buffer.byteLength(line) + 1;
   }
   const size = (await stat(file)).size;

@@ -93,6 +93,17 @@ describe('heatgate explain', () => {
     expect(resumed).toEqual(complete);
   });
 
+  it('resumes after a kill that left the last record without its newline', async () => {
+    const out = path.join(dir, 'out4b');
+    const args = ['explain', '--model', model, '--images', images, '--out', out, '--no-overlays', '--quiet'];
+    expect((await cli(args)).code).toBe(0);
+    const complete = await records(out);
+    const lines = (await readFile(path.join(out, 'results.jsonl'), 'utf8')).split('\n');
+    await writeFile(path.join(out, 'results.jsonl'), lines.slice(0, 3).join('\n')); // third record whole, newline lost
+    expect((await cli([...args, '--resume'])).code).toBe(0);
+    expect(await records(out)).toEqual(complete);
+  });
+
   it('records an unreadable image as an error line, keeps the others and exits 3', async () => {
     const bad = path.join(dir, 'bad-images');
     await png(path.join(bad, 'good.png'), 9);

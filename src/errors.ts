@@ -1,6 +1,6 @@
 /**
  * Every failure heatgate reports is a HeatgateError with a stable code; the CLI maps codes to exit codes
- * (ARCHITECTURE.md: 0 pass, 1 gate failed, 2 usage/config, 3 input data, 4 storage/infrastructure).
+ * (0 pass, 1 gate failed, 2 usage/config, 3 input data, 4 storage/infrastructure (worth a retry), 70 heatgate bug).
  */
 export const EXIT_CODES = {
   pass: 0,
@@ -8,6 +8,8 @@ export const EXIT_CODES = {
   usage: 2,
   inputData: 3,
   infrastructure: 4,
+  /** heatgate's own bug (an unexpected exception): EX_SOFTWARE from sysexits.h. Never retried by manifests. */
+  bug: 70,
 } as const;
 
 export type ErrorKind = 'usage' | 'inputData' | 'infrastructure';

@@ -3,7 +3,8 @@ import { explainCommand } from './explain.ts';
 import { gateCommand } from './gate.ts';
 import { layersCommand } from './layers.ts';
 import { runCommand } from './run.ts';
+import { submitCommand } from './submit.ts';
 import type { HeatgateCommand } from './types.ts';
 
 /** The one list of CLI commands. */
-export const commands: HeatgateCommand[] = [runCommand, explainCommand, gateCommand, layersCommand, demoCommand];
+export const commands: HeatgateCommand[] = [runCommand, explainCommand, gateCommand, layersCommand, demoCommand, submitCommand];

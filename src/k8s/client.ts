@@ -37,6 +37,10 @@ export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   }
   const cluster = config.getCurrentCluster();
   if (!cluster?.server) throw new ConfigError(`the kubeconfig's current context "${config.getCurrentContext()}" names no cluster with a server`, source);
+  // @kubernetes/client-node refuses plain HTTP (kubectl proxy, a loopback API) unless the cluster says so.
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    throw new ConfigError(`cluster "${cluster.name}" has a plain-HTTP server ${cluster.server}; set insecure-skip-tls-verify: true on it to allow that`, source);
+  }
   return config;
 }
 

@@ -105,7 +105,9 @@ export class ArgoClient {
           },
           (error: unknown) => {
             if (stopped) return;
-            if (error && !isAbort(error)) reject(this.translate(`watch Workflow ${name}`, error));
+            // 410 Gone: resourceVersion too old; the caller reads the workflow again and watches from there.
+            const gone = (error as { statusCode?: number } | null)?.statusCode === 410;
+            if (error && !isAbort(error) && !gone) reject(this.translate(`watch Workflow ${name}`, error));
             else resolve(false);
           },
         )

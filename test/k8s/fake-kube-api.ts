@@ -20,8 +20,8 @@ export interface Scenario {
   template?: WorkflowTemplate;
   /** Status code and body for POST workflows, instead of creating. */
   refuseCreate?: { status: number; message: string };
-  /** One list of objects per watch request; the stream ends after each list. */
-  watches: Workflow[][];
+  /** One list of objects per watch request; the stream ends after each list. 'gone': answer 410 Gone. */
+  watches: (Workflow[] | 'gone')[];
   /** What GET workflows/<name> returns (default: the last object streamed so far). */
   current?: Workflow;
 }
@@ -76,6 +76,7 @@ export class FakeKubeApi {
     }
     if (plural === 'workflows' && req.method === 'GET' && url.searchParams.get('watch') === 'true') {
       const events = this.scenario.watches[this.watchCount++] ?? [];
+      if (events === 'gone') return status(410, 'too old resource version: 100 (2000)');
       res.writeHead(200, { 'content-type': 'application/json' });
       events.forEach((object, i) => {
         this.lastStreamed = object;

@@ -102,6 +102,16 @@ describe('heatgate submit', () => {
     expect(watches[1]!.query.get('resourceVersion')).toBe('101');
   });
 
+  it('reads the workflow again and watches on when the watch answers 410 Gone', async () => {
+    const run = await submit(
+      { template: TEMPLATE, current: running('1/2'), watches: ['gone', [workflowAt('Succeeded', verdictOut('pass'), '205')]] },
+      LOCATIONS,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.requests.filter((r) => r.query.get('watch') === 'true')).toHaveLength(2);
+    expect(run.stderr).toContain('Running 1/2');
+  });
+
   it('exits 4 when the workflow errors without a verdict, with Argo\'s message', async () => {
     const run = await submit(
       { template: TEMPLATE, watches: [[running('0/1'), workflowAt('Error', { message: 'pod deleted during operation' })]] },

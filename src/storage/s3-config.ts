@@ -54,13 +54,13 @@ export function resolveS3Settings(options: S3ClientOptions = {}): S3Settings {
     try {
       url = new URL(raw);
     } catch {
-      throw new ConfigError(`not a URL: ${JSON.stringify(raw)}; expected e.g. http://minio:9000`, endpointVar);
+      throw new ConfigError(`expected an http:// or https:// URL such as http://minio:9000, got ${JSON.stringify(raw)}`, endpointVar);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ConfigError(`expected an http:// or https:// URL, got ${url.protocol}//`, endpointVar);
-    }
-    // Never echo the value: it holds a secret.
+    // Never echo a value that holds a secret.
     if (url.username || url.password) throw new ConfigError('credentials in the endpoint URL are not supported; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY', endpointVar);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(`expected an http:// or https:// URL such as http://minio:9000, got ${JSON.stringify(raw)}`, endpointVar);
+    }
     endpoint = raw;
     host = url.hostname.replace(/^\[|\]$/g, '');
   }

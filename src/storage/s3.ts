@@ -42,7 +42,8 @@ export class S3Backend implements Backend {
     readonly client: S3Client,
     options: S3BackendOptions = {},
   ) {
-    this.options = { ...S3_BACKEND_DEFAULTS, ...options };
+    const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in S3_BACKEND_DEFAULTS));
+    this.options = { ...S3_BACKEND_DEFAULTS, ...given };
     if (this.options.partSize < 5 * MIB) throw new RangeError('S3 multipart parts must be at least 5 MiB');
   }
 
@@ -183,7 +184,7 @@ export function s3Error(error: unknown, loc: Location, action: S3Action): Error 
   const where = formatLocation(loc);
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
-  const tag = status ? `${name}, HTTP ${status}` : e.code && e.code !== name ? `${name} ${e.code}` : name;
+  const tag = status ? `${name}, HTTP ${status}` : e.code && e.code !== name ? (name === 'Error' ? e.code : `${name} ${e.code}`) : name;
   if (NOT_FOUND.has(name) || status === 404) {
     return new NotFoundError(where, name === 'NoSuchBucket' && loc.scheme === 's3' ? `bucket ${loc.bucket} does not exist` : 'not found');
   }

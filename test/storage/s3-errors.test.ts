@@ -142,6 +142,15 @@ describe('S3 failures map to exit codes', () => {
     expect(fake.requests()).toBe(0);
   });
 
+  it('no region anywhere (no endpoint, no AWS_REGION, no profile): ConfigError (exit 2)', async () => {
+    withCredentials({ AWS_ACCESS_KEY_ID: 'AKIATEST', AWS_SECRET_ACCESS_KEY: SECRET, AWS_REGION: undefined, AWS_PROFILE: undefined, AWS_CONFIG_FILE: '/nonexistent/heatgate/config' });
+    const b = new S3Backend(createS3Client({ env: {} }));
+    cleanups.push(() => b.client.destroy());
+    const error = await failure(b.read(loc));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe('s3://bucket/images/a.png: no AWS region: set AWS_REGION');
+  });
+
   it('a programming error is not disguised as a storage failure', () => {
     const bug = new TypeError('x is not a function');
     expect(s3Error(bug, loc, 'read')).toBe(bug);

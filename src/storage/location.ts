@@ -87,6 +87,13 @@ export function relativeLocation(root: Location, child: Location): string | unde
   return undefined;
 }
 
+/** The folder or prefix holding `loc` (a model's folder, where its external data files live). */
+export function parentLocation(loc: Location): Location {
+  if (loc.scheme === 'file') return { scheme: 'file', path: path.dirname(loc.path) };
+  const key = loc.key.endsWith('/') ? loc.key.slice(0, -1) : loc.key;
+  return { ...loc, key: key.includes('/') ? key.slice(0, key.lastIndexOf('/') + 1) : '' };
+}
+
 /** The key prefix of the objects "inside" an S3 folder-like key: '' for the bucket, else the key with one '/'. */
 export function keyPrefix(key: string): string {
   return key === '' || key.endsWith('/') ? key : `${key}/`;

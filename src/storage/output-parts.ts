@@ -73,15 +73,8 @@ export class PartsOutputTarget implements OutputTarget {
 
   async finalize(): Promise<void> {
     await this.pending;
-    const backend = this.backend;
-    const parts = this.partNumbers();
-    async function* assembled() {
-      for await (const data of fetchAhead(parts, (n) => backend.read(joinLocation(partsRoot, partName(n))), { concurrency: READ_CONCURRENCY })) {
-        yield data;
-      }
-    }
-    const partsRoot = this.at(RESULTS_PARTS);
-    await backend.write(this.at(RESULTS_FILE), assembled());
+    const parts = fetchAhead(this.partNumbers(), (n) => this.backend.read(this.part(n)), { concurrency: READ_CONCURRENCY });
+    await this.backend.write(this.at(RESULTS_FILE), parts);
     await this.removeParts();
   }
 

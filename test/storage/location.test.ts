@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EXIT_CODES } from '../../src/errors.ts';
-import { compareUtf8, formatLocation, joinLocation, parseLocation, relativeLocation } from '../../src/storage/location.ts';
+import { compareUtf8, formatLocation, joinLocation, parentLocation, parseLocation, relativeLocation } from '../../src/storage/location.ts';
 
 describe('parseLocation', () => {
   it.each([
@@ -68,6 +68,15 @@ describe('joinLocation / relativeLocation / formatLocation', () => {
     expect(relativeLocation(fileRoot, parseLocation('/data/a/b.png'))).toBe('a/b.png');
     expect(relativeLocation(fileRoot, parseLocation('/database/b.png'))).toBeUndefined();
     expect(relativeLocation(fileRoot, s3root)).toBeUndefined();
+  });
+
+  it('gives the folder of a file, where sibling files (external data) join', () => {
+    const model = parseLocation('s3://b/models/v2/model.onnx');
+    expect(parentLocation(model)).toEqual({ scheme: 's3', bucket: 'b', key: 'models/v2/' });
+    expect(joinLocation(parentLocation(model), 'weights.bin')).toEqual({ scheme: 's3', bucket: 'b', key: 'models/v2/weights.bin' });
+    expect(parentLocation(parseLocation('s3://b/model.onnx'))).toEqual({ scheme: 's3', bucket: 'b', key: '' });
+    expect(parentLocation(parseLocation('s3://b/models/'))).toEqual({ scheme: 's3', bucket: 'b', key: '' });
+    expect(parentLocation(parseLocation('/m/model.onnx'))).toEqual({ scheme: 'file', path: '/m' });
   });
 
   it('formats for messages', () => {

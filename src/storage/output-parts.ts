@@ -18,7 +18,7 @@ const READ_CONCURRENCY = 8;
  *   import below) that stopped midway, all contained in it, and are dropped.
  * - no results.jsonl: the parts, in number order, are the truth.
  * Resuming after a finalized run imports results.jsonl as part 0 (copy, then delete the original), so the
- * run continues with parts only.
+ * run continues with parts only. A fresh run discards the old state under the same rules (see open).
  */
 export class PartsOutputTarget implements OutputTarget {
   private next = 1;
@@ -34,8 +34,11 @@ export class PartsOutputTarget implements OutputTarget {
     await backend.remove(target.at(options.commitMarker ?? COMMIT_MARKER));
     const results = target.at(RESULTS_FILE);
     if (!options.resume) {
-      await backend.remove(results);
+      // An empty results.jsonl first: by the rules it voids every old part at once, so a crash while they are
+      // removed cannot leave a partial old run for a later --resume to pick up.
+      await backend.write(results, '');
       await target.removeParts();
+      await backend.remove(results);
       return target;
     }
     if (await backend.stat(results)) {

@@ -5,6 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinLocation, parseLocation, type Location } from '../../src/storage/location.ts';
 import type { OutputTarget } from '../../src/storage/output.ts';
+import { LocalBackend } from '../../src/storage/local.ts';
+import { PartsOutputTarget } from '../../src/storage/output-parts.ts';
 import { createS3Client } from '../../src/storage/s3-config.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
@@ -75,6 +77,26 @@ describe('local output target: append in place', () => {
     const t = await storage.openOutput(parseLocation(tmp()), { resume: false });
     await expect(t.appendResults(['{"a":\n1}'])).rejects.toThrow('a results line contains a newline');
     await t.close();
+  });
+});
+
+describe('parts output target over any backend: a fresh run cut off while discarding the old one', () => {
+  it('leaves nothing of the old run for a later --resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'heatgate-parts-'));
+    const out = parseLocation(dir);
+    const local = new LocalBackend();
+    const old = await PartsOutputTarget.open(local, out, { resume: false });
+    for (const image of ['o1.png', 'o2.png', 'o3.png', 'o4.png', 'o5.png']) await old.appendResults([line(image)]);
+    // The fresh run's process dies after removing two of the five old parts.
+    let removals = 0;
+    const dying = Object.create(local) as LocalBackend;
+    dying.remove = async (loc) => {
+      if (++removals > 2) throw new Error('killed');
+      return local.remove(loc);
+    };
+    await expect(PartsOutputTarget.open(dying, out, { resume: false })).rejects.toThrow('killed');
+    const resumed = await PartsOutputTarget.open(local, out, { resume: true });
+    expect(await collect(resumed.readResults())).toEqual([]);
   });
 });
 

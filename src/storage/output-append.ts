@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { writeFileAtomic, type FileContent } from './atomic.ts';
 import { fsError, isNotFound, localPath } from './local.ts';
 import { joinLocation, type Location } from './location.ts';
-import { checkLines, COMMIT_MARKER, RESULTS_FILE, type OutputTarget, type OutputTargetOptions } from './output.ts';
+import { checkLines, COMMIT_MARKER, RESULTS_FILE, resultsNotOpened, type OutputTarget, type OutputTargetOptions } from './output.ts';
 
 /**
  * Local `--out`: results.jsonl is appended in place (one fdatasync per batch); resume keeps the longest prefix
@@ -15,7 +15,8 @@ export class AppendOutputTarget implements OutputTarget {
   private constructor(
     readonly location: Location,
     private readonly dir: string,
-    private readonly handle: FileHandle,
+    /** Undefined when opened with writesResults: false. */
+    private readonly handle: FileHandle | undefined,
     /** Bytes of results kept from earlier runs. */
     private readonly kept: number,
   ) {}
@@ -25,6 +26,7 @@ export class AppendOutputTarget implements OutputTarget {
     try {
       await mkdir(dir, { recursive: true });
       await rm(path.join(dir, options.commitMarker ?? COMMIT_MARKER), { force: true });
+      if (options.writesResults === false) return new AppendOutputTarget(location, dir, undefined, 0);
       let kept = 0;
       if (options.resume) {
         const complete = await completePrefix(file);
@@ -55,6 +57,7 @@ export class AppendOutputTarget implements OutputTarget {
   }
 
   async appendResults(lines: readonly string[]): Promise<void> {
+    if (!this.handle) throw resultsNotOpened();
     if (lines.length === 0) return;
     const text = checkLines(lines);
     try {
@@ -74,7 +77,7 @@ export class AppendOutputTarget implements OutputTarget {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.handle?.close();
   }
 }
 

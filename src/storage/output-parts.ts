@@ -2,7 +2,7 @@ import type { FileContent } from './atomic.ts';
 import type { Backend } from './backend.ts';
 import { fetchAhead } from './fetch-ahead.ts';
 import { joinLocation, type Location } from './location.ts';
-import { checkLines, COMMIT_MARKER, RESULTS_FILE, RESULTS_PARTS, type OutputTarget, type OutputTargetOptions } from './output.ts';
+import { checkLines, COMMIT_MARKER, RESULTS_FILE, RESULTS_PARTS, resultsNotOpened, type OutputTarget, type OutputTargetOptions } from './output.ts';
 
 const PART = /^(\d{8})\.jsonl$/;
 const partName = (n: number) => `${String(n).padStart(8, '0')}.jsonl`;
@@ -22,6 +22,7 @@ const READ_CONCURRENCY = 8;
  */
 export class PartsOutputTarget implements OutputTarget {
   private next = 1;
+  private writesResults = true;
   private pending: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -33,6 +34,10 @@ export class PartsOutputTarget implements OutputTarget {
     const target = new PartsOutputTarget(backend, location);
     await backend.remove(target.at(options.commitMarker ?? COMMIT_MARKER));
     const results = target.at(RESULTS_FILE);
+    if (options.writesResults === false) {
+      target.writesResults = false;
+      return target;
+    }
     if (!options.resume) {
       // An empty results.jsonl first: by the rules it voids every old part at once, so a crash while they are
       // removed cannot leave a partial old run for a later --resume to pick up.
@@ -52,6 +57,7 @@ export class PartsOutputTarget implements OutputTarget {
   }
 
   async *readResults(): AsyncGenerator<string> {
+    if (!this.writesResults) return;
     const parts = fetchAhead(this.partNumbers(), (n) => this.backend.read(this.part(n)), { concurrency: READ_CONCURRENCY });
     for await (const data of parts) {
       for (const line of data.toString('utf8').split('\n')) if (line.trim() !== '') yield line;
@@ -59,6 +65,7 @@ export class PartsOutputTarget implements OutputTarget {
   }
 
   appendResults(lines: readonly string[]): Promise<void> {
+    if (!this.writesResults) return Promise.reject(resultsNotOpened());
     if (lines.length === 0) return this.pending;
     const text = checkLines(lines);
     // Serialised: part numbers follow the order of the calls even if a caller does not await each one.
@@ -76,6 +83,7 @@ export class PartsOutputTarget implements OutputTarget {
 
   async finalize(): Promise<void> {
     await this.pending;
+    if (!this.writesResults) return;
     const parts = fetchAhead(this.partNumbers(), (n) => this.backend.read(this.part(n)), { concurrency: READ_CONCURRENCY });
     await this.backend.write(this.at(RESULTS_FILE), parts);
     await this.removeParts();

@@ -11,6 +11,11 @@ export const COMMIT_MARKER = 'verdict.json';
 export interface OutputTargetOptions {
   /** Continue an interrupted run: keep the results written so far (readResults yields them). */
   resume: boolean;
+  /**
+   * false for a writer that produces no results.jsonl (`heatgate gate` re-evaluating results that may live in
+   * the same --out): results.jsonl and parts are left untouched, appendResults is refused. Default true.
+   */
+  writesResults?: boolean;
   /** Default COMMIT_MARKER. */
   commitMarker?: string;
 }
@@ -38,6 +43,11 @@ export interface OutputTarget {
   /** After the last appendResults: results.jsonl is complete (S3: assembled from the parts, then parts removed). */
   finalize(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Refuses appendResults on a target opened with writesResults: false (a bug in the caller). */
+export function resultsNotOpened(): Error {
+  return new Error('appendResults on an output target opened with writesResults: false');
 }
 
 export function checkLines(lines: readonly string[]): string {

@@ -73,6 +73,19 @@ describe('local output target: append in place', () => {
     expect(readFileSync(join(dir, 'results.jsonl'), 'utf8')).toBe(`${line('new.png')}\n`);
   });
 
+  it('a writer without results (heatgate gate) leaves results.jsonl alone', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'results.jsonl'), `${line('a.png')}\n`);
+    writeFileSync(join(dir, 'verdict.json'), '{}');
+    const t = await storage.openOutput(parseLocation(dir), { resume: false, writesResults: false });
+    expect(existsSync(join(dir, 'verdict.json'))).toBe(false);
+    await expect(t.appendResults([line('b.png')])).rejects.toThrow('writesResults: false');
+    await t.writeFile('verdict.json', '{"verdict":"pass"}');
+    await t.finalize();
+    await t.close();
+    expect(readFileSync(join(dir, 'results.jsonl'), 'utf8')).toBe(`${line('a.png')}\n`);
+  });
+
   it('refuses a line with a newline (it would split one record in two)', async () => {
     const t = await storage.openOutput(parseLocation(tmp()), { resume: false });
     await expect(t.appendResults(['{"a":\n1}'])).rejects.toThrow('a results line contains a newline');
@@ -195,6 +208,18 @@ describe('S3 output target: one part object per flush', () => {
     await Promise.all(Array.from({ length: 12 }, (_, i) => t.appendResults([line(`i${i}.png`)])));
     const resumed = await storage.openOutput(out, { resume: true });
     expect(await collect(resumed.readResults())).toEqual(Array.from({ length: 12 }, (_, i) => line(`i${i}.png`)));
+  });
+
+  it('a writer without results (heatgate gate) leaves results.jsonl and parts alone', async () => {
+    const out = freshOut();
+    const t = await interruptedRun(out, [['a.png']]);
+    await t.finalize();
+    await storage.write(joinLocation(out, 'results.parts/00000007.jsonl'), `${line('x.png')}\n`);
+    const gate = await storage.openOutput(out, { resume: false, writesResults: false });
+    await gate.writeFile('verdict.json', '{}');
+    await gate.finalize();
+    expect(await keys(out)).toEqual(['results.jsonl', 'results.parts/00000007.jsonl', 'verdict.json']);
+    await expect(gate.appendResults([line('b.png')])).rejects.toThrow('writesResults: false');
   });
 
   it('finalizes an empty run to an empty results.jsonl', async () => {

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gateCommand } from '../../src/cli/commands/gate.ts';
 import { main } from '../../src/cli/main.ts';
 import { ConfigError, InputError } from '../../src/errors.ts';
-import { gateResults } from '../../src/gate/gate.ts';
+import { gateResults } from '../../src/report/gate-results.ts';
 import type { Verdict } from '../../src/gate/verdict.ts';
 import { buildFixture, type Fixture } from './fixture.ts';
 

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { InfrastructureError, InputError } from '../../src/errors.ts';
 import { writeFileAtomic } from '../../src/storage/atomic.ts';
 import { evaluatePolicy } from '../../src/gate/evaluate.ts';
-import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/gate/kfp-metrics.ts';
-import { writeGateOutputs } from '../../src/gate/outputs.ts';
-import { img, policyFrom, summarise } from './helpers.ts';
+import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/report/kfp-metrics.ts';
+import { writeGateOutputs } from '../../src/report/outputs.ts';
+import { img, policyFrom, summarise } from '../gate/helpers.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'heatgate-out-'));
 

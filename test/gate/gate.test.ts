@@ -60,9 +60,20 @@ describe('gateResults with the default policy', () => {
     expect(verdict.counts).toEqual({ images: 30, processed: 28, errors: 2, failedImages: im.filter((v) => v > 0.5).length });
     const byName = Object.fromEntries(verdict.rules.map((r) => [r.name, r]));
     expect(byName['mean-invalid-mass'].measured).toBeCloseTo(meanIm, 12);
-    expect(byName['mean-invalid-mass'].outcome).toBe(meanIm > 0.2 ? 'fail' : 'pass');
+    // Known from the fixture's construction (invalidMass = ((37 i mod 100) / 100) x 0.6 or 0.35, i = 0..29 without
+    // 7 and 19): the 28 values sum to 6.673, mean 0.23832 > 0.2.
+    expect(meanIm).toBeCloseTo(6.673 / 28, 12);
+    expect(byName['mean-invalid-mass']).toMatchObject({ outcome: 'fail', computed: 28, coverage: 1 });
+    // 2 of 28 above 0.5 (i = 5: 0.51, i = 27: 0.594): 2/28 = 7.1 % <= 10 %.
+    expect(byName['images-mostly-invalid']).toMatchObject({ outcome: 'pass', measured: 2 / 28 });
+    // Every fifth image (i = 0, 5, ..., 25: 6 images) has the wrong label: 22 / 28 = 78.6 % < 80 %.
     expect(byName.accuracy.measured).toBeCloseTo(acc, 12);
+    expect(byName.accuracy).toMatchObject({ outcome: 'fail', measured: 22 / 28 });
+    // Occlusion flips at i = 0, 9, 18, 27: 4 / 28 > 10 %.
+    expect(byName['occlusion-flips']).toMatchObject({ outcome: 'fail', measured: 4 / 28 });
     expect(byName['invalid-mass-regression'].outcome).toBe('fail'); // baseline is 0.7x the invalid mass
+    expect(verdict.skipped).toEqual([]);
+    expect(verdict.notices).toEqual([]);
     expect(verdict.checks[1]).toMatchObject({ name: 'errorBudget', measured: 2 / 30, outcome: 'fail' });
     expect(verdict.verdict).toBe('fail');
     expect(verdict.fingerprints).toMatchObject({

@@ -3,10 +3,11 @@
  * on, so the gate cannot judge by a different text than the run analysed with (a policy edited mid-run).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import type * as yaml from 'yaml';
 import { buildFixture, type Fixture } from './fixture.ts';
 
 const reads = vi.hoisted(() => ({ files: [] as string[], parses: [] as string[] }));
@@ -21,7 +22,7 @@ vi.mock('node:fs', async (importOriginal) => {
 });
 
 vi.mock('yaml', async (importOriginal) => {
-  const real = await importOriginal<typeof import('yaml')>();
+  const real = await importOriginal<typeof yaml>();
   const parseDocument = ((text: string, ...rest: unknown[]) => {
     reads.parses.push(text);
     return (real.parseDocument as (...args: unknown[]) => unknown)(text, ...rest);

@@ -128,6 +128,39 @@ describe('heatgate gate (CLI)', () => {
     expect(stderr).toContain(`${policy}: rules[0].severity: expected one of "fail", "warn", got string "fatal" (line 3)`);
   });
 
+  it('fails closed when the masks are missing: a shortcut model does not pass on no evidence', async () => {
+    // The records of a run whose --invalid-masks folder was misspelled: invalidMass and occlusionFlip are null.
+    const lines = readFileSync(fixture.results, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const noMasks = lines.map((r) => (r.metrics ? { ...r, metrics: { ...(r.metrics as object), invalidMass: null, invalidArea: null, occlusionFlip: null, correct: 1 } } : r));
+    const results = file('no-masks.jsonl', noMasks.map((r) => JSON.stringify(r)).join('\n'));
+    const policy = file('budget.yaml', readFileSync('src/gate/default-policy.yaml', 'utf8').replace('errorBudget: 0.05', 'errorBudget: 0.1'));
+    const { code, stdout } = await run(['gate', '--results', results, '--policy', policy, '--out', join(dir, 'nm')]);
+    expect(code).toBe(1);
+    const v = readVerdict(join(dir, 'nm'));
+    const byName = Object.fromEntries(v.rules.map((r) => [r.name, r]));
+    for (const name of ['mean-invalid-mass', 'images-mostly-invalid', 'occlusion-flips']) {
+      expect(byName[name].outcome, name).toBe('fail');
+      expect(byName[name].message).toMatch(/^no data: .* could not be computed for any of the 28 images; .* needs invalid-pixel regions: --invalid-masks, --coco with regions\.coco\.invalid, or regions\.static with role invalid$/);
+    }
+    expect(byName.accuracy.outcome).toBe('pass');
+    // The baseline rule is skipped on purpose (no --baseline-results): listed with its reason, on the console too.
+    expect(v.skipped).toEqual([{ rule: 'invalid-mass-regression', reason: expect.stringContaining('no baseline given') }]);
+    expect(stdout).toContain('  skipped invalid-mass-regression: skipped (ifNoData: skip): no baseline given');
+    expect(stdout).toContain('  - mean-invalid-mass: no data: invalidMass could not be computed');
+  });
+
+  it('exits 2 naming the file on a YAML alias bomb, a policy over 1 MiB, or a broken JSON policy', async () => {
+    const bomb = ['version: 1', 'description: &a0 "lol"'];
+    for (let i = 1; i < 10; i++) bomb.push(`x${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+    for (const policy of [file('bomb.yaml', bomb.join('\n')), file('huge.yaml', `version: 1\ndescription: "${'x'.repeat(1 << 20)}"\n`), file('broken.json', '{"version": 1,}')]) {
+      const { code, stderr } = await run(['gate', '--results', fixture.results, '--policy', policy, '--out', join(dir, 'bad-policy')]);
+      expect(code, policy).toBe(2);
+      expect(stderr).toMatch(new RegExp(`^heatgate: error: ${policy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\((syntax|file)\\): `));
+      expect(stderr).not.toContain('internal error');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it('exits 2 when a required flag is missing', async () => {
     const { code, stderr } = await run(['gate', '--out', join(dir, 'x')]);
     expect(code).toBe(2);

@@ -32,6 +32,7 @@ vi.mock('yaml', async (importOriginal) => {
 
 const { main } = await import('../../src/cli/main.ts');
 const { runGate } = await import('../../src/pipeline/run.ts');
+const { describeRun } = await import('../../src/cli/commands/run.ts');
 
 let fixture: Fixture;
 let dir: string;
@@ -85,5 +86,12 @@ describe('one policy read per run', () => {
     expect(result.gate.verdict.verdict).toBe('pass');
     expect(reads.files.filter((f) => f === file)).toHaveLength(1);
     expect(reads.parses.filter((t) => t === text)).toHaveLength(1);
+    // The pointing tolerance used is recorded: the default fraction of the 128x96 input's shorter side.
+    expect(result.gate.verdict.analysis.pointingTolerance).toEqual({ fraction: 15 / 224, px: (15 / 224) * 96 });
+    // The console reports the verdict's counts, also when this run processed fewer images (a resumed run).
+    const v = result.gate.verdict;
+    const resumed = { ...result, explained: { ...result.explained, processed: 3, resumed: v.counts.processed - 3 } };
+    expect(describeRun(resumed)).toMatch(new RegExp(`^heatgate: PASS  ${v.counts.processed} images, ${v.counts.errors} errors, `));
+    expect(v.counts.processed).toBe(48);
   });
 });

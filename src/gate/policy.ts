@@ -230,7 +230,15 @@ function readJson(text: string, file: string): { data: unknown; lineOf: LineOf }
   }
   // Line numbers for later messages come from YAML's view of the same text (JSON is YAML 1.2), when it agrees.
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // JSON.parse keeps the last of duplicate keys without a word; a policy must not say two things at once.
+  const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
+  if (duplicates.length > 0) {
+    throw new PolicyError(
+      file,
+      duplicates.map((e) => ({ path: '(syntax)', message: e.message.split('\n')[0], line: lineCounter.linePos(e.pos[0]).line })),
+    );
+  }
   return { data, lineOf: doc.errors.length === 0 ? linesFrom(doc, lineCounter) : () => undefined };
 }
 

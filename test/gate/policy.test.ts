@@ -325,6 +325,13 @@ describe('policy files: format by extension, size and alias limits', () => {
     expect(errorOf(() => loadPolicy(file)).message).toContain('invalid JSON');
   });
 
+  it('.json with a duplicate key is an error (JSON.parse would keep the last silently)', () => {
+    const file = write('dup.json', '{\n  "version": 1,\n  "minImages": 5,\n  "minImages": 50\n}\n');
+    const error = errorOf(() => loadPolicy(file));
+    expect(error).toBeInstanceOf(PolicyError);
+    expect(error.message).toMatch(/dup\.json: \(syntax\): Map keys must be unique \(line 4\)$/);
+  });
+
   it('.json errors after parsing still name the line', () => {
     const file = write('range.json', '{\n  "version": 1,\n  "rules": [\n    {"name": "r", "metric": "invalidMass", "max": 1.5}\n  ]\n}\n');
     expect(errorOf(() => loadPolicy(file)).message).toBe(

@@ -235,20 +235,19 @@ function evaluateChange(rule: ChangeRule, slot: Slot, baseline: Summary | undefi
   }
   if (!data.values) return { ...withData, current: null, baseline: null, ...noData(rule, data.why!) };
   const values = data.values;
-  const head2 = withData;
   const current = aggregate.compute(values, rule.value);
   const baseSlice =
     slot.key === ALL ? baseline.overall : baseline.classes.find((c) => c.key === slot.key || (slot.label !== null && classMatches(slot.label, c)));
   const baseData = dataOf(rule, baseSlice, slot);
   if (!baseData.values) {
-    return { ...head2, current, baseline: null, ...noData(rule, `baseline: ${baseData.why!}`) };
+    return { ...withData, current, baseline: null, ...noData(rule, `baseline: ${baseData.why!}`) };
   }
   const baseValues = baseData.values;
   const before = aggregate.compute(baseValues, rule.value);
   const delta = current - before;
   const relative = rule.change === 'relative';
   const what = `${slot.label === null ? '' : `class ${slot.label}: `}${aggregate.describe(rule.metric, rule.value)} ${f(before)} -> ${f(current)}`;
-  const result = { ...head2, current, baseline: before, count: values.length };
+  const result = { ...withData, current, baseline: before, count: values.length };
   if (relative && before === 0 && delta !== 0) {
     // A relative change from 0 is unbounded: it violates whichever bound points its way.
     const violated = delta > 0 ? rule.maxIncrease !== undefined : rule.maxDecrease !== undefined;

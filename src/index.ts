@@ -13,5 +13,7 @@ export { explainImages, type ExplainRunOptions, type ExplainSummary } from './pi
 export { runGate, type RunOptions, type RunResult } from './pipeline/run.ts';
 export * from './analysis/index.ts';
 export * from './gate/index.ts';
+export * from './report/index.ts';
+export type { InputNotice } from './notices.ts';
 export * from './imaging/index.ts';
 export * from './errors.ts';

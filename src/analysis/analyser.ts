@@ -1,6 +1,6 @@
 import type { Explainer } from '../cam/explainer.ts';
 import type { Analyser, BatchItem } from '../pipeline/explain.ts';
-import { createMetricContext } from './metrics/context.ts';
+import { createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
 import { computeMetrics, getMetric, METRIC_NAMES } from './metrics/registry.ts';
 import { occlusionInputs, occlusionResults, type OcclusionFill, type OcclusionResult, type TensorShape } from './occlusion.ts';
 import { createRegionSource, type ImageRegions, type RegionConfig, type RegionSourceOptions } from './regions.ts';
@@ -16,7 +16,8 @@ export interface AnalyserOptions {
   regionOptions?: RegionSourceOptions;
   /** Metric names to compute (default: all). Unknown names are a ConfigError here, before any image. */
   metrics?: readonly string[];
-  pointingTolerancePx?: number;
+  /** Pointing-game tolerance (policy analysis.pointingTolerance / pointingTolerancePx); default 15/224 of the shorter side. */
+  pointingTolerance?: PointingTolerance;
   /** The occlusion counterfactual; on by default with the 'mean' fill; false turns it off. */
   occlusion?: false | { fill?: OcclusionFill; blurSigma?: number };
 }
@@ -80,7 +81,7 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
           predicted: e.predicted,
           target: e.target,
           label: item.record.label ?? null,
-          pointingTolerancePx: options.pointingTolerancePx,
+          pointingTolerancePx: pointingTolerancePx(options.pointingTolerance, g.dstHeight, g.dstWidth),
           occlusion: occluded[i],
         });
         item.record.metrics = computeMetrics(ctx, names);

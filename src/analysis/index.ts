@@ -6,7 +6,14 @@ export type { CocoRoleMap } from './coco.ts';
 export { maskOutline, countOnes } from './masks.ts';
 export { rleDecode, rleEncode, rleFromString, rleToString } from './rle.ts';
 export { METRICS, METRIC_NAMES, computeMetrics, getMetric } from './metrics/registry.ts';
-export { createMetricContext, DEFAULT_POINTING_TOLERANCE_PX, type MetricInput } from './metrics/context.ts';
+export {
+  createMetricContext,
+  DEFAULT_POINTING_TOLERANCE,
+  DEFAULT_POINTING_TOLERANCE_PX,
+  pointingTolerancePx,
+  type MetricInput,
+  type PointingTolerance,
+} from './metrics/context.ts';
 export type { Metric, MetricContext } from './metrics/types.ts';
 export {
   occludeInput,

@@ -240,6 +240,21 @@ export class Aggregator {
     return e;
   }
 
+  /**
+   * What the aggregator holds, by kind: image references kept for worst-image lists (bounded by `keep` per metric,
+   * slice and end), error samples (bounded), classes, and stored metric values (one number per non-null value).
+   * Nothing else grows with the number of records.
+   */
+  retained(): { imageRefs: number; errorSamples: number; classes: number; values: number } {
+    let imageRefs = 0;
+    for (const byMetric of this.extremes.values()) {
+      for (const e of byMetric.values()) imageRefs += e.high.length + e.low.length;
+    }
+    let values = 0;
+    for (const c of this.classes.values()) for (const list of c.slice.values.values()) values += list.length;
+    return { imageRefs, errorSamples: this.errorSamples.length, classes: this.classes.size, values };
+  }
+
   /** Sorted value lists overall and per class, counts and extremes. Cheap to call more than once. */
   summary(): Summary {
     const classes: ClassSummary[] = [...this.classes.entries()]

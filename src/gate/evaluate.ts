@@ -1,28 +1,25 @@
+import { DEFAULT_POINTING_TOLERANCE } from '../analysis/metrics/context.ts';
+import { DATA_SOURCES, metricNeeds } from '../analysis/metrics/registry.ts';
+import { formatNumber as f, formatPercent as pct } from '../format.ts';
+import type { InputNotice } from '../notices.ts';
 import { ALL, classMatches, metricKey, type ClassSummary, type SliceSummary, type Summary } from './aggregator.ts';
 import { aggregateFor, type AggregateDef } from './aggregates.ts';
 import type { ChangeRule, Policy, PolicyRule, ValueRule } from './policy.ts';
 import {
-  formatNumber as f,
   tool,
   type Fingerprints,
   type GateCheck,
   type RuleResult,
   type Verdict,
+  type VerdictAnalysis,
   type WorstImages,
 } from './verdict.ts';
 
-/** Why a metric may have no values: shown in the `skipped` message so the reader knows what to add. */
-const NO_DATA_HINTS: Readonly<Record<string, string>> = {
-  invalidMass: 'no invalid-pixel masks given?',
-  invalidArea: 'no invalid-pixel masks given?',
-  roiMass: 'no object masks given?',
-  pointingGame: 'no object masks given?',
-  energyPointingGame: 'no object masks given?',
-  topKIoU: 'no object masks given?',
-  correct: 'no labels given?',
-  occlusionDrop: 'occlusion check not run?',
-  occlusionFlip: 'occlusion check not run?',
-};
+/** What to add so that a metric has data: the flags and policy keys that supply what it needs. */
+function dataHint(metric: string): string {
+  const needs = metricNeeds(metric);
+  return needs ? `; ${metric} needs ${DATA_SOURCES[needs]}` : '';
+}
 
 /** Thresholds are inclusive; this much relative slack absorbs float rounding (0.1 + 0.2 + 0.3) / 3 > 0.2. */
 const TOLERANCE = 1e-9;
@@ -33,6 +30,10 @@ export interface EvaluateOptions {
   worstCount?: number;
   /** Defaults to the current time; fixed in tests. */
   now?: Date;
+  /** Input notices collected by the pipeline, carried into verdict.json. */
+  notices?: readonly InputNotice[];
+  /** The model input's shorter side in pixels, when known (heatgate run): records the pointing tolerance in px. */
+  inputShorterSide?: number;
 }
 
 interface Slot {
@@ -62,6 +63,9 @@ export function evaluatePolicy(policy: Policy, summary: Summary, baseline?: Summ
     verdict: reasons.length === 0 ? 'pass' : 'fail',
     reasons,
     rules,
+    skipped: rules.filter((r) => r.outcome === 'skipped').map((r) => ({ rule: r.name, reason: r.message })),
+    notices: [...(options.notices ?? [])],
+    analysis: analysisOf(policy, options.inputShorterSide),
     checks,
     counts: {
       images: summary.images,
@@ -75,6 +79,16 @@ export function evaluatePolicy(policy: Policy, summary: Summary, baseline?: Summ
     worstImages: worstImages(policy, summary, rules, options.worstCount ?? 12),
     generatedAt: (options.now ?? new Date()).toISOString(),
   };
+}
+
+/** The pointing tolerance the policy asks for, as fraction and px (px only when the input size is known). */
+function analysisOf(policy: Policy, shorterSide: number | undefined): VerdictAnalysis {
+  const px = policy.analysis?.pointingTolerancePx;
+  if (px !== undefined) {
+    return { pointingTolerance: { fraction: shorterSide ? px / shorterSide : null, px } };
+  }
+  const fraction = policy.analysis?.pointingTolerance ?? DEFAULT_POINTING_TOLERANCE;
+  return { pointingTolerance: { fraction, px: shorterSide ? fraction * shorterSide : null } };
 }
 
 function classLabel(c: ClassSummary): string | number {
@@ -104,29 +118,58 @@ function base(rule: PolicyRule, slot: Slot, aggregate: AggregateDef) {
     severity: rule.severity,
     ...(rule.description !== undefined && { description: rule.description }),
     ...(aggregate.isShare || rule.metric === 'accuracy' ? { isShare: true } : {}),
+    minCoverage: rule.minCoverage,
+    ifNoData: rule.ifNoData,
   };
 }
 
-/** Non-null values of the rule's metric in a slice, or why there are none. */
-function valuesOf(rule: PolicyRule, slice: SliceSummary | undefined, slot: Slot): Float64Array | string {
-  if (!slice) return `no processed images of class ${JSON.stringify(slot.label)}`;
-  const key = metricKey(rule.metric);
-  const values = slice.values[key];
-  if (values && values.length > 0) return values;
-  const nulls = slice.nulls[key] ?? 0;
-  const hint = NO_DATA_HINTS[key] ? ` (${NO_DATA_HINTS[key]})` : '';
-  if (slice.count === 0) return 'no processed images';
-  return nulls > 0
-    ? `${key} could not be computed for any of the ${slice.count} images${hint}`
-    : `no image has metric ${key}${hint}`;
+const coverageOf = (data: SliceData) => ({ computed: data.computed, coverage: data.coverage });
+
+/** A rule's data in one slice: the non-null values, how many images they cover, or why they are not enough. */
+interface SliceData {
+  values?: Float64Array;
+  computed: number;
+  coverage: number | null;
+  why?: string;
 }
 
-/** Outcome of a rule without data: reported, never silently passed; `ifNoData: fail` makes it count. */
+/**
+ * Non-null values of the rule's metric in a slice and their coverage of the slice's processed images; `why` when
+ * there are none or they cover less than minCoverage ("not enough data": 3 masks among 200 images must not
+ * become a verdict about 200 images).
+ */
+function dataOf(rule: PolicyRule, slice: SliceSummary | undefined, slot: Slot): SliceData {
+  const key = metricKey(rule.metric);
+  if (!slice) return { computed: 0, coverage: null, why: `no processed images of class ${JSON.stringify(slot.label)}` };
+  if (slice.count === 0) return { computed: 0, coverage: null, why: 'no processed images' };
+  const values = slice.values[key];
+  const computed = values?.length ?? 0;
+  const coverage = computed / slice.count;
+  const what = key === 'correct' && rule.metric === 'accuracy' ? 'accuracy (correct)' : key;
+  if (computed === 0) {
+    const nulls = slice.nulls[key] ?? 0;
+    const why =
+      nulls > 0
+        ? `${what} could not be computed for any of the ${slice.count} images`
+        : `no image has metric ${what}`;
+    return { computed, coverage, why: `${why}${dataHint(key)}` };
+  }
+  if (coverage < rule.minCoverage) {
+    return {
+      computed,
+      coverage,
+      why: `${what} computed on ${computed} of ${slice.count} images (${pct(coverage)}), below minCoverage ${pct(rule.minCoverage)}${dataHint(key)}`,
+    };
+  }
+  return { values, computed, coverage };
+}
+
+/** Outcome of a rule without (enough) data: reported, never silently passed; fails unless `ifNoData: skip`. */
 function noData(rule: PolicyRule, why: string): Pick<RuleResult, 'outcome' | 'message' | 'measured' | 'count'> {
   const fails = rule.ifNoData === 'fail';
   return {
     outcome: fails ? (rule.severity === 'fail' ? 'fail' : 'warn') : 'skipped',
-    message: fails ? `no data: ${why}` : `skipped: ${why}`,
+    message: fails ? `no data: ${why}` : `skipped (ifNoData: skip): ${why}`,
     measured: null,
     count: 0,
   };
@@ -143,9 +186,10 @@ const below = (x: number, limit: number) => x < limit - TOLERANCE * Math.max(1, 
 
 function evaluateValue(rule: ValueRule, slot: Slot): RuleResult {
   const aggregate = aggregateFor(rule.aggregate)!;
-  const head = { ...base(rule, slot, aggregate), ...bounds(rule.min, rule.max) };
-  const values = valuesOf(rule, slot.current, slot);
-  if (typeof values === 'string') return { ...head, ...noData(rule, values) };
+  const data = dataOf(rule, slot.current, slot);
+  const head = { ...base(rule, slot, aggregate), ...bounds(rule.min, rule.max), ...coverageOf(data) };
+  if (!data.values) return { ...head, ...noData(rule, data.why!) };
+  const values = data.values;
   const measured = aggregate.compute(values, rule.value);
   // Shares and accuracy read better as percentages in messages; the JSON keeps fractions.
   const v = aggregate.isShare || rule.metric === 'accuracy' ? (x?: number) => `${f(x! * 100)} %` : f;
@@ -179,21 +223,31 @@ function evaluateChange(rule: ChangeRule, slot: Slot, baseline: Summary | undefi
     ...bounds(rule.maxDecrease === undefined ? undefined : -rule.maxDecrease, rule.maxIncrease),
     change: rule.change,
   };
-  if (!baseline) return { ...head, current: null, baseline: null, ...noData(rule, 'no baseline results given') };
-  const values = valuesOf(rule, slot.current, slot);
-  if (typeof values === 'string') return { ...head, current: null, baseline: null, ...noData(rule, values) };
+  const data = dataOf(rule, slot.current, slot);
+  const withData = { ...head, ...coverageOf(data) };
+  if (!baseline) {
+    return {
+      ...withData,
+      current: null,
+      baseline: null,
+      ...noData(rule, 'no baseline given (--baseline-model for heatgate run, --baseline-results for heatgate gate)'),
+    };
+  }
+  if (!data.values) return { ...withData, current: null, baseline: null, ...noData(rule, data.why!) };
+  const values = data.values;
   const current = aggregate.compute(values, rule.value);
   const baseSlice =
     slot.key === ALL ? baseline.overall : baseline.classes.find((c) => c.key === slot.key || (slot.label !== null && classMatches(slot.label, c)));
-  const baseValues = valuesOf(rule, baseSlice, slot);
-  if (typeof baseValues === 'string') {
-    return { ...head, current, baseline: null, ...noData(rule, `baseline: ${baseValues}`) };
+  const baseData = dataOf(rule, baseSlice, slot);
+  if (!baseData.values) {
+    return { ...withData, current, baseline: null, ...noData(rule, `baseline: ${baseData.why!}`) };
   }
+  const baseValues = baseData.values;
   const before = aggregate.compute(baseValues, rule.value);
   const delta = current - before;
   const relative = rule.change === 'relative';
   const what = `${slot.label === null ? '' : `class ${slot.label}: `}${aggregate.describe(rule.metric, rule.value)} ${f(before)} -> ${f(current)}`;
-  const result = { ...head, current, baseline: before, count: values.length };
+  const result = { ...withData, current, baseline: before, count: values.length };
   if (relative && before === 0 && delta !== 0) {
     // A relative change from 0 is unbounded: it violates whichever bound points its way.
     const violated = delta > 0 ? rule.maxIncrease !== undefined : rule.maxDecrease !== undefined;

@@ -3,12 +3,19 @@ export { AGGREGATE_NAMES, aggregateFor, percentile } from './aggregates.ts';
 export { Aggregator, imageChecksFrom, type ImageRef, type Summary, type SliceSummary, type ClassSummary } from './aggregator.ts';
 export { writeFileAtomic } from '../storage/atomic.ts';
 export { evaluatePolicy, type EvaluateOptions } from './evaluate.ts';
-export { gateResults, summariseResults, type GateResultsOptions, type GateResult } from './gate.ts';
-export { KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from './kfp-metrics.ts';
-export { writeGateOutputs, metricEntries, type GateOutputs } from './outputs.ts';
+export {
+  evaluateResults,
+  resolvePolicy,
+  summariseResults,
+  type EvaluateResultsOptions,
+  type EvaluatedResults,
+} from './gate.ts';
 export {
   BUILTIN_METRICS,
+  MAX_POLICY_BYTES,
   PolicyError,
+  checkPolicyMetrics,
+  policyFormat,
   defaultPolicy,
   loadPolicy,
   parsePolicy,
@@ -19,4 +26,5 @@ export {
   type ChangeRule,
 } from './policy.ts';
 export { parseRecord, readResults, type ResultRecord } from './records.ts';
-export type { Verdict, RuleResult, GateCheck, Fingerprints, Outcome, WorstImages } from './verdict.ts';
+export type { Verdict, RuleResult, GateCheck, Fingerprints, Outcome, WorstImages, SkippedRule, VerdictAnalysis } from './verdict.ts';
+export { formatNumber, formatPercent } from '../format.ts';

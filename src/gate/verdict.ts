@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { InputNotice } from '../notices.ts';
 import type { ImageRef } from './aggregator.ts';
+
+export { formatNumber } from '../format.ts';
 
 /**
  * verdict.json (ARCHITECTURE.md contract). Outcomes follow Evidently/deepchecks: a rule passes, fails, only
@@ -28,8 +31,16 @@ export interface RuleResult {
   severity: 'fail' | 'warn';
   message: string;
   description?: string;
-  /** How many non-null values the aggregate used. */
+  /** How many non-null values the aggregate used (0 when it was not computed). */
   count: number;
+  /** On how many of the slice's processed images the metric was computed (not null). */
+  computed: number;
+  /** computed / processed images of the slice; null when the slice has no processed image. */
+  coverage: number | null;
+  /** The least coverage the rule accepts; below it the rule has "not enough data" and follows ifNoData. */
+  minCoverage: number;
+  /** What the rule does without (enough) data: fail (the default) or skip. */
+  ifNoData: 'skip' | 'fail';
   /** Change rules: the aggregate on this model and on the baseline, and how the change is measured. */
   current?: number | null;
   baseline?: number | null;
@@ -71,11 +82,31 @@ export interface WorstImages {
   images: ImageRef[];
 }
 
+/** A rule result that did not count towards the verdict, and why (the rule had `ifNoData: skip`). */
+export interface SkippedRule {
+  rule: string;
+  reason: string;
+}
+
+/** Analysis settings the numbers depend on, recorded so a verdict can be reproduced. */
+export interface VerdictAnalysis {
+  /**
+   * The pointing game's tolerance: a fraction of the model input's shorter side and the pixels it came to; px is
+   * null where the input size is unknown (`heatgate gate` over existing results), fraction null for a px policy.
+   */
+  pointingTolerance: { fraction: number | null; px: number | null };
+}
+
 export interface Verdict {
   verdict: 'pass' | 'fail';
   /** One line per reason the gate failed (empty on pass). */
   reasons: string[];
   rules: RuleResult[];
+  /** Every skipped rule result and why: skipped rules never pass silently. */
+  skipped: SkippedRule[];
+  /** What heatgate noticed about its inputs (skipped files, unmatched labels, ...); empty when nothing. */
+  notices: InputNotice[];
+  analysis: VerdictAnalysis;
   checks: GateCheck[];
   counts: { images: number; processed: number; errors: number; failedImages: number };
   fingerprints: Fingerprints;
@@ -97,12 +128,4 @@ export function tool(): { name: string; version: string } {
     toolInfo = { name: pkg.name, version: pkg.version };
   }
   return toolInfo;
-}
-
-/** Compact number for messages: 4 significant digits, no trailing zeros. */
-export function formatNumber(value: number | null | undefined): string {
-  if (value === null || value === undefined) return 'n/a';
-  if (!Number.isFinite(value)) return String(value);
-  if (Number.isInteger(value)) return String(value);
-  return String(Number(value.toPrecision(4)));
 }

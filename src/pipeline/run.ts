@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAnalyser } from '../analysis/analyser.ts';
 import { METRIC_NAMES } from '../analysis/metrics/registry.ts';
 import type { RegionConfig } from '../analysis/regions.ts';
 import { ConfigError } from '../errors.ts';
-import { gateResults, type GateResult } from '../gate/gate.ts';
-import { DEFAULT_POLICY_FILE, parsePolicy, type Policy } from '../gate/policy.ts';
+import { resolvePolicy } from '../gate/gate.ts';
+import type { Policy } from '../gate/policy.ts';
+import type { InputNotice } from '../notices.ts';
+import { gateResults, type GateResult } from '../report/gate-results.ts';
 import { explainImages, type ExplainRunOptions, type ExplainSummary } from './explain.ts';
 
 export interface RunOptions extends Omit<ExplainRunOptions, 'analyser'> {
@@ -32,15 +33,15 @@ export interface RunResult {
  */
 export async function runGate(options: RunOptions): Promise<RunResult> {
   const policyFile = options.policy;
-  const policyText = readPolicyText(policyFile);
-  const policy = parsePolicy(policyText, policyFile ?? 'default-policy.yaml', { metrics: METRIC_NAMES });
+  // The one read of the policy in a run: the gate gets the parsed Policy.
+  const policy = resolvePolicy(policyFile, { metrics: METRIC_NAMES });
   const regions = regionConfig(options, policy);
   // One analyser for the model and its baseline: regions (and the COCO index) are loaded once per run.
   const analyser = await createAnalyser({
     regions,
     regionOptions: { baseDir: policyFile ? path.dirname(policyFile) : process.cwd(), configFile: policyFile },
     occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
-    pointingTolerancePx: policy.analysis?.pointingTolerancePx,
+    ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
   const cocoLabels = options.coco && !options.labels ? { file: options.coco, emptyClass: options.cocoEmptyClass } : undefined;
   const explained = await explainImages({ ...options, cocoLabels, analyser });
@@ -58,7 +59,9 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   }
   const gate = await gateResults({
     results: path.join(options.out, 'results.jsonl'),
-    policy: policyFile,
+    policy,
+    notices: [...noticesOf(explained), ...(baseline ? noticesOf(baseline) : [])],
+    ...(shorterSide(explained) !== undefined && { inputShorterSide: shorterSide(explained) }),
     baselineResults: options.baselineModel ? path.join(options.out, 'baseline', 'results.jsonl') : undefined,
     outDir: options.out,
     metrics: METRIC_NAMES,
@@ -67,12 +70,21 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   return { gate, explained, baseline };
 }
 
-function readPolicyText(file: string | undefined): string {
-  try {
-    return readFileSync(file ?? DEFAULT_POLICY_FILE, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read policy file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, file);
-  }
+function pointingTolerance(policy: Policy): { fraction: number } | { px: number } | undefined {
+  const a = policy.analysis;
+  if (a?.pointingTolerancePx !== undefined) return { px: a.pointingTolerancePx };
+  return a?.pointingTolerance !== undefined ? { fraction: a.pointingTolerance } : undefined;
+}
+
+/** Notices the explain stage collected (the inputs work adds `notices` to ExplainSummary). */
+function noticesOf(summary: ExplainSummary & { notices?: readonly InputNotice[] }): readonly InputNotice[] {
+  return summary.notices ?? [];
+}
+
+/** The model input's shorter side from the explainer's "NCHW 3x224x224". */
+function shorterSide(summary: ExplainSummary): number | undefined {
+  const m = /(\d+)x(\d+)x(\d+)$/.exec(summary.explainer.input);
+  return m ? Math.min(Number(m[2]), Number(m[3])) : undefined;
 }
 
 function regionConfig(options: RunOptions, policy: Policy): RegionConfig | undefined {

@@ -1,4 +1,4 @@
-import { formatNumber } from '../gate/verdict.ts';
+import { formatNumber } from '../format.ts';
 import { escapeHtml } from './escape.ts';
 
 export interface Marker {

@@ -69,7 +69,7 @@ describe('analyser (pipeline stage)', () => {
     expect(mb.invalidMass).toBeCloseTo(0, 6);
     expect(mb.roiMass).toBeCloseTo(1, 6);
     expect(mb.pointingGame).toBe(1);
-    expect(mb.topKIoU).toBe(1);
+    expect(mb.topKPrecision).toBe(1);
     expect(ma.correct).toBe(0); // predicted 0, label 1
     // a: logits [0, 20] → mean fill of the left column = mean of the other 12 pixels = 0 → [0, −20]
     const s = (z: number) => 1 / (1 + Math.exp(-z));

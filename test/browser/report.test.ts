@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateResults, type GateResult } from '../../src/gate/gate.ts';
+import { gateResults, type GateResult } from '../../src/report/gate-results.ts';
 import { buildFixture } from '../gate/fixture.ts';
 
 // Runs under `npm run test:slow` (needs Debian's /usr/bin/chromium). Opens the real report from file://.

@@ -108,7 +108,8 @@ describe('the same gate from other region sources', () => {
     expect(r.code).toBe(1);
     const v = await verdict(path.join(dir, 'out'));
     expect(outcome(v, 'mean-invalid-mass')!.measured).toBeGreaterThan(0.3);
-    expect(outcome(v, 'accuracy')!.outcome).toBe('skipped'); // no labels given
+    // No labels given: the accuracy rule fails closed and says where labels come from.
+    expect(outcome(v, 'accuracy')).toMatchObject({ outcome: 'fail', message: expect.stringContaining('--labels, or --coco') });
   });
 
   it('a --coco run whose policy names no category roles fails with exit 2 and says what to add', async () => {

@@ -70,17 +70,32 @@ rules:
     expect(agg.summary().failedImages).toBe(3);
   });
 
-  it('memory holds numbers, not records: 200k images aggregate in well under a second', () => {
-    const agg = new Aggregator();
-    const t0 = performance.now();
-    for (let i = 0; i < 200_000; i++) {
-      agg.add({ image: `i${i}`, target: i % 10, metrics: { invalidMass: (i % 1000) / 1000, roiMass: null } });
-    }
-    const s = agg.summary();
-    const ms = performance.now() - t0;
-    expect(s.overall.values.invalidMass.length).toBe(200_000);
-    expect(s.classes).toHaveLength(10);
-    expect(s.overall.values.invalidMass[199_999]).toBe(0.999);
-    expect(ms).toBeLessThan(3000);
+  it('retains numbers, not records: kept images, error samples and classes do not grow with the record count', () => {
+    // The same 10 classes, 2 metrics and 1 % failed images at two sizes 20x apart: everything but the value lists
+    // (one float per image and metric, needed for percentiles) must stay the same size.
+    const retained = (n: number) => {
+      const agg = new Aggregator({ keep: 5, errorSamples: 7 });
+      for (let i = 0; i < n; i++) {
+        if (i % 100 === 99) agg.add(failed(`f${i}.png`));
+        else agg.add({ image: `i${i}`, target: i % 10, metrics: { invalidMass: (i % 1000) / 1000, roiMass: i % 3 ? null : 0.5 } });
+      }
+      return agg.retained();
+    };
+    const small = retained(1_000);
+    const large = retained(20_000);
+    // 11 slices (all + 10 classes) x 2 metrics x 2 ends x keep 5; roiMass has values, so it has extremes too.
+    expect(large.imageRefs).toBe(11 * 2 * 2 * 5);
+    expect(large.imageRefs).toBe(small.imageRefs);
+    expect(large.errorSamples).toBe(7);
+    expect(small.errorSamples).toBe(7);
+    expect(large.classes).toBe(10);
+    expect(large.classes).toBe(small.classes);
+    // Values: one number per non-null metric value, nothing per record beyond that.
+    const processed = 20_000 - 200;
+    const roiValues = Array.from({ length: 20_000 }, (_, i) => i).filter((i) => i % 100 !== 99 && i % 3 === 0).length;
+    expect(large.values).toBe(processed + roiValues);
+    const s = new Aggregator();
+    s.add({ image: 'a', target: 0, metrics: { invalidMass: 0.999 } });
+    expect(s.summary().overall.values.invalidMass[0]).toBe(0.999);
   });
 });

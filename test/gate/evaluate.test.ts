@@ -86,38 +86,101 @@ const cases: Case[] = [
   },
   // Nulls and skipped rules.
   {
-    description: 'null values are left out of the aggregate',
+    description: 'null values are left out of the aggregate (minCoverage 0: 2 of 3 images are enough)',
     records: many('invalidMass', [0.1, null, 0.3]),
-    policy: one('metric: invalidMass\nmax: 0.2'),
-    expected: { verdict: 'pass', rules: [{ measured: closeTo(0.2), count: 2, outcome: 'pass' }] },
+    policy: one('metric: invalidMass\nmax: 0.2\nminCoverage: 0'),
+    expected: { verdict: 'pass', rules: [{ measured: closeTo(0.2), count: 2, computed: 2, coverage: closeTo(2 / 3), outcome: 'pass' }] },
   },
   {
-    description: 'a metric that is null everywhere is skipped with a reason, not passed',
+    description: 'a metric that is null everywhere fails closed, naming the flags that supply the data',
     records: many('invalidMass', [null, null]),
     policy: one('metric: invalidMass\nmax: 0.2'),
     expected: {
-      verdict: 'pass',
+      verdict: 'fail',
       rules: [
         {
-          outcome: 'skipped',
+          outcome: 'fail',
           measured: null,
           count: 0,
-          message: 'skipped: invalidMass could not be computed for any of the 2 images (no invalid-pixel masks given?)',
+          computed: 0,
+          coverage: 0,
+          ifNoData: 'fail',
+          message:
+            'no data: invalidMass could not be computed for any of the 2 images; invalidMass needs invalid-pixel regions: ' +
+            '--invalid-masks, --coco with regions.coco.invalid, or regions.static with role invalid',
         },
       ],
     },
   },
   {
-    description: 'a metric no image has is skipped',
-    records: many('roiMass', [0.5]),
-    policy: one('metric: occlusionFlip\nmax: 0.1'),
-    expected: { verdict: 'pass', rules: [{ outcome: 'skipped', message: 'skipped: no image has metric occlusionFlip (occlusion check not run?)' }] },
+    description: 'ifNoData: skip on purpose: skipped with the reason, and the gate passes',
+    records: many('invalidMass', [null, null]),
+    policy: one('metric: invalidMass\nmax: 0.2\nifNoData: skip'),
+    expected: {
+      verdict: 'pass',
+      rules: [{ outcome: 'skipped', measured: null, ifNoData: 'skip', message: expect.stringMatching(/^skipped \(ifNoData: skip\): invalidMass could not be computed for any of the 2 images; invalidMass needs invalid-pixel regions: --invalid-masks/) }],
+    },
   },
   {
-    description: 'ifNoData: fail turns a rule without data into a failure',
+    description: 'a metric no image has fails closed (occlusionFlip needs invalid regions too)',
+    records: many('roiMass', [0.5]),
+    policy: one('metric: occlusionFlip\nmax: 0.1'),
+    expected: { verdict: 'fail', rules: [{ outcome: 'fail', message: expect.stringMatching(/^no data: no image has metric occlusionFlip; occlusionFlip needs invalid-pixel regions: --invalid-masks/) }] },
+  },
+  {
+    description: 'a warn rule without data warns',
     records: many('invalidMass', [null]),
-    policy: one('metric: invalidMass\nmax: 0.2\nifNoData: fail'),
-    expected: { verdict: 'fail', rules: [{ outcome: 'fail', measured: null, message: expect.stringMatching(/^no data: /) }] },
+    policy: one('metric: invalidMass\nmax: 0.2\nseverity: warn'),
+    expected: { verdict: 'pass', rules: [{ outcome: 'warn', measured: null, message: expect.stringMatching(/^no data: /) }] },
+  },
+  // Coverage: 3 masks among 200 images must not become a verdict about 200 images.
+  {
+    description: 'a region metric computed on 3 of 200 images is below the default minCoverage 90 % and fails',
+    records: many('invalidMass', [0.05, 0.05, 0.05, ...Array<null>(197).fill(null)]),
+    policy: one('metric: invalidMass\nmax: 0.2'),
+    expected: {
+      verdict: 'fail',
+      rules: [
+        {
+          outcome: 'fail',
+          measured: null,
+          computed: 3,
+          coverage: 0.015,
+          minCoverage: 0.9,
+          message: expect.stringMatching(/^no data: invalidMass computed on 3 of 200 images \(1\.5 %\), below minCoverage 90 %; invalidMass needs/),
+        },
+      ],
+    },
+  },
+  {
+    description: 'coverage at exactly the minimum is enough (9 of 10 = 90 %)',
+    records: many('invalidMass', [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, null]),
+    policy: one('metric: invalidMass\nmax: 0.2'),
+    expected: { verdict: 'pass', rules: [{ outcome: 'pass', computed: 9, coverage: 0.9, minCoverage: 0.9 }] },
+  },
+  {
+    description: 'a per-rule minCoverage overrides the policy-wide one',
+    records: many('invalidMass', [0.1, null, null, null]),
+    policy: one('metric: invalidMass\nmax: 0.2\nminCoverage: 0.25', 'minCoverage: 1\n'),
+    expected: { verdict: 'pass', rules: [{ outcome: 'pass', computed: 1, coverage: 0.25, minCoverage: 0.25 }] },
+  },
+  {
+    description: 'a policy-wide minCoverage applies to every rule without its own, also non-region metrics',
+    records: many('entropy', [5, null]),
+    policy: one('metric: entropy\nmax: 9', 'minCoverage: 0.75\n'),
+    expected: { verdict: 'fail', rules: [{ outcome: 'fail', computed: 1, coverage: 0.5, minCoverage: 0.75 }] },
+  },
+  {
+    description: 'non-region metrics default to minCoverage 0',
+    records: many('entropy', [5, null, null]),
+    policy: one('metric: entropy\nmax: 9'),
+    expected: { verdict: 'pass', rules: [{ outcome: 'pass', computed: 1, minCoverage: 0 }] },
+  },
+  {
+    description: 'coverage of a class rule counts the images of that class only',
+    records: [...many('roiMass', [null, null, null]), ...many('roiMass', [0.8, 0.9], { target: 1, className: 'dog' })],
+    policy: one('metric: roiMass\nclass: dog\nmin: 0.5'),
+    expected: { verdict: 'pass', rules: [{ class: 'dog', outcome: 'pass', computed: 2, coverage: 1 }] },
   },
   // Severity.
   {
@@ -151,10 +214,10 @@ const cases: Case[] = [
     expected: { verdict: 'pass', rules: [{ measured: 0.8, outcome: 'pass' }] },
   },
   {
-    description: 'accuracy without labels is skipped',
+    description: 'accuracy without labels fails closed, naming --labels and --coco',
     records: [img({ invalidMass: 0.1 }, { label: null })],
     policy: one('metric: accuracy\nmin: 0.8'),
-    expected: { verdict: 'pass', rules: [{ outcome: 'skipped', message: expect.stringContaining('no labels given?') }] },
+    expected: { verdict: 'fail', rules: [{ outcome: 'fail', message: expect.stringContaining('correct needs labels: --labels, or --coco') }] },
   },
   // Per class.
   {
@@ -182,10 +245,10 @@ const cases: Case[] = [
     },
   },
   {
-    description: 'a class that is not in the data is skipped, not an error',
+    description: 'a class that is not in the data fails closed (no evidence about it), not an error',
     records: many('invalidMass', [0.1]),
     policy: one('metric: invalidMass\nclass: zebra\nmax: 0.5'),
-    expected: { verdict: 'pass', rules: [{ class: 'zebra', outcome: 'skipped', message: 'skipped: no processed images of class "zebra"' }] },
+    expected: { verdict: 'fail', rules: [{ class: 'zebra', outcome: 'fail', coverage: null, message: 'no data: no processed images of class "zebra"' }] },
   },
   // Gate checks.
   {
@@ -285,17 +348,30 @@ const cases: Case[] = [
     },
   },
   {
-    description: 'without baseline results a change rule is skipped',
+    description: 'without a baseline a change rule fails closed unless it says ifNoData: skip',
     records: many('invalidMass', [0.5]),
     policy: 'version: 1\nbaseline:\n  - {name: b, metric: invalidMass, maxIncrease: 0.02}\n',
-    expected: { verdict: 'pass', rules: [{ outcome: 'skipped', message: 'skipped: no baseline results given', current: null, baseline: null }] },
+    expected: { verdict: 'fail', rules: [{ outcome: 'fail', message: expect.stringMatching(/^no data: no baseline given \(--baseline-model/), current: null, baseline: null }] },
   },
   {
-    description: 'a baseline without the metric skips the rule',
+    description: 'without a baseline a change rule with ifNoData: skip is skipped (a first promotion)',
+    records: many('invalidMass', [0.5]),
+    policy: 'version: 1\nbaseline:\n  - {name: b, metric: invalidMass, maxIncrease: 0.02, ifNoData: skip}\n',
+    expected: { verdict: 'pass', rules: [{ outcome: 'skipped', message: expect.stringMatching(/^skipped \(ifNoData: skip\): no baseline given/), current: null, baseline: null }] },
+  },
+  {
+    description: 'a baseline without the metric fails the rule',
     records: many('invalidMass', [0.5]),
     baseline: many('invalidMass', [null]),
     policy: 'version: 1\nbaseline:\n  - {name: b, metric: invalidMass, maxIncrease: 0.02}\n',
-    expected: { verdict: 'pass', rules: [{ outcome: 'skipped', current: 0.5, message: expect.stringMatching(/^skipped: baseline: invalidMass could not be computed/) }] },
+    expected: { verdict: 'fail', rules: [{ outcome: 'fail', current: 0.5, message: expect.stringMatching(/^no data: baseline: invalidMass could not be computed/) }] },
+  },
+  {
+    description: 'a baseline whose metric covers too few images fails the rule',
+    records: many('invalidMass', [0.5, 0.5]),
+    baseline: many('invalidMass', [0.4, null]),
+    policy: 'version: 1\nbaseline:\n  - {name: b, metric: invalidMass, maxIncrease: 0.02}\n',
+    expected: { verdict: 'fail', rules: [{ outcome: 'fail', message: expect.stringMatching(/^no data: baseline: invalidMass computed on 1 of 2 images \(50 %\), below minCoverage 90 %/) }] },
   },
 ];
 

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gateCommand } from '../../src/cli/commands/gate.ts';
 import { main } from '../../src/cli/main.ts';
 import { ConfigError, InputError } from '../../src/errors.ts';
-import { gateResults } from '../../src/gate/gate.ts';
+import { gateResults } from '../../src/report/gate-results.ts';
 import type { Verdict } from '../../src/gate/verdict.ts';
 import { buildFixture, type Fixture } from './fixture.ts';
 
@@ -60,9 +60,20 @@ describe('gateResults with the default policy', () => {
     expect(verdict.counts).toEqual({ images: 30, processed: 28, errors: 2, failedImages: im.filter((v) => v > 0.5).length });
     const byName = Object.fromEntries(verdict.rules.map((r) => [r.name, r]));
     expect(byName['mean-invalid-mass'].measured).toBeCloseTo(meanIm, 12);
-    expect(byName['mean-invalid-mass'].outcome).toBe(meanIm > 0.2 ? 'fail' : 'pass');
+    // Known from the fixture's construction (invalidMass = ((37 i mod 100) / 100) x 0.6 or 0.35, i = 0..29 without
+    // 7 and 19): the 28 values sum to 6.673, mean 0.23832 > 0.2.
+    expect(meanIm).toBeCloseTo(6.673 / 28, 12);
+    expect(byName['mean-invalid-mass']).toMatchObject({ outcome: 'fail', computed: 28, coverage: 1 });
+    // 2 of 28 above 0.5 (i = 5: 0.51, i = 27: 0.594): 2/28 = 7.1 % <= 10 %.
+    expect(byName['images-mostly-invalid']).toMatchObject({ outcome: 'pass', measured: 2 / 28 });
+    // Every fifth image (i = 0, 5, ..., 25: 6 images) has the wrong label: 22 / 28 = 78.6 % < 80 %.
     expect(byName.accuracy.measured).toBeCloseTo(acc, 12);
+    expect(byName.accuracy).toMatchObject({ outcome: 'fail', measured: 22 / 28 });
+    // Occlusion flips at i = 0, 9, 18, 27: 4 / 28 > 10 %.
+    expect(byName['occlusion-flips']).toMatchObject({ outcome: 'fail', measured: 4 / 28 });
     expect(byName['invalid-mass-regression'].outcome).toBe('fail'); // baseline is 0.7x the invalid mass
+    expect(verdict.skipped).toEqual([]);
+    expect(verdict.notices).toEqual([]);
     expect(verdict.checks[1]).toMatchObject({ name: 'errorBudget', measured: 2 / 30, outcome: 'fail' });
     expect(verdict.verdict).toBe('fail');
     expect(verdict.fingerprints).toMatchObject({
@@ -115,6 +126,39 @@ describe('heatgate gate (CLI)', () => {
     expect(code).toBe(2);
     expect(stderr).toContain(`${policy}: rules[0].max: expected number, got string "0.2" (line 3)`);
     expect(stderr).toContain(`${policy}: rules[0].severity: expected one of "fail", "warn", got string "fatal" (line 3)`);
+  });
+
+  it('fails closed when the masks are missing: a shortcut model does not pass on no evidence', async () => {
+    // The records of a run whose --invalid-masks folder was misspelled: invalidMass and occlusionFlip are null.
+    const lines = readFileSync(fixture.results, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const noMasks = lines.map((r) => (r.metrics ? { ...r, metrics: { ...(r.metrics as object), invalidMass: null, invalidArea: null, occlusionFlip: null, correct: 1 } } : r));
+    const results = file('no-masks.jsonl', noMasks.map((r) => JSON.stringify(r)).join('\n'));
+    const policy = file('budget.yaml', readFileSync('src/gate/default-policy.yaml', 'utf8').replace('errorBudget: 0.05', 'errorBudget: 0.1'));
+    const { code, stdout } = await run(['gate', '--results', results, '--policy', policy, '--out', join(dir, 'nm')]);
+    expect(code).toBe(1);
+    const v = readVerdict(join(dir, 'nm'));
+    const byName = Object.fromEntries(v.rules.map((r) => [r.name, r]));
+    for (const name of ['mean-invalid-mass', 'images-mostly-invalid', 'occlusion-flips']) {
+      expect(byName[name].outcome, name).toBe('fail');
+      expect(byName[name].message).toMatch(/^no data: .* could not be computed for any of the 28 images; .* needs invalid-pixel regions: --invalid-masks, --coco with regions\.coco\.invalid, or regions\.static with role invalid$/);
+    }
+    expect(byName.accuracy.outcome).toBe('pass');
+    // The baseline rule is skipped on purpose (no --baseline-results): listed with its reason, on the console too.
+    expect(v.skipped).toEqual([{ rule: 'invalid-mass-regression', reason: expect.stringContaining('no baseline given') }]);
+    expect(stdout).toContain('  skipped invalid-mass-regression: skipped (ifNoData: skip): no baseline given');
+    expect(stdout).toContain('  - mean-invalid-mass: no data: invalidMass could not be computed');
+  });
+
+  it('exits 2 naming the file on a YAML alias bomb, a policy over 1 MiB, or a broken JSON policy', async () => {
+    const bomb = ['version: 1', 'description: &a0 "lol"'];
+    for (let i = 1; i < 10; i++) bomb.push(`x${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+    for (const policy of [file('bomb.yaml', bomb.join('\n')), file('huge.yaml', `version: 1\ndescription: "${'x'.repeat(1 << 20)}"\n`), file('broken.json', '{"version": 1,}')]) {
+      const { code, stderr } = await run(['gate', '--results', fixture.results, '--policy', policy, '--out', join(dir, 'bad-policy')]);
+      expect(code, policy).toBe(2);
+      expect(stderr).toMatch(new RegExp(`^heatgate: error: ${policy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\((syntax|file)\\): `));
+      expect(stderr).not.toContain('internal error');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
   });
 
   it('exits 2 when a required flag is missing', async () => {

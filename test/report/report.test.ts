@@ -37,7 +37,7 @@ rules:
   - {name: mean-im, metric: invalidMass, max: 0.2, description: "keep it <low>"}
   - {name: acc, metric: accuracy, min: 0.5}
   - {name: per-class, metric: invalidMass, class: each, max: 0.8, severity: warn}
-  - {name: nothing, metric: roiMass, max: 1}
+  - {name: nothing, metric: roiMass, max: 1, ifNoData: skip}
 `);
   const records = [
     img({ invalidMass: 0.9, correct: 1 }, { image: '<script>alert(1)</script>.png', overlay: 'o.png' }),
@@ -45,7 +45,12 @@ rules:
     failed('c.png'),
   ];
   const summary = summarise(records, policy);
-  const verdict = evaluatePolicy(policy, summary);
+  const hostile = '<img src=x onerror=alert(1)>.png';
+  const verdict = evaluatePolicy(policy, summary, undefined, {
+    notices: [
+      { source: '--images', file: 'data/<b>imgs</b>', kind: 'skipped-files', count: 2, examples: [hostile, 'notes.txt'], message: 'skipped 2 files that are not images <i>here</i>' },
+    ],
+  });
   const gallery = verdict.worstImages!.images.map((ref, i) =>
     i === 0 ? { ...ref, src: 'data:image/png;base64,iVBORw0KGgo=' } : { ...ref, missing: 'overlay not found' },
   );
@@ -65,7 +70,9 @@ rules:
   });
 
   it('names skipped rules in the banner, so a skip is never a silent pass', () => {
-    expect(html).toMatch(/<div class="skipped-note">Skipped for lack of data, not counted towards the verdict: <code>nothing<\/code>\.<\/div>/);
+    expect(html).toMatch(/<div class="skipped-note">Skipped for lack of data, not counted towards the verdict: <code>nothing<\/code>\./);
+    // ... and why, rule by rule.
+    expect(html).toMatch(/<ul class="skipped"><li><code>nothing<\/code>: skipped \(ifNoData: skip\): no image has metric roiMass; roiMass needs object regions \(ROI\): --roi-masks/);
   });
 
   it('escapes every user-controlled string', () => {
@@ -73,6 +80,20 @@ rules:
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;.png');
     expect(html).toContain('keep it &lt;low&gt;');
     expect(html).toContain('Test &lt;policy&gt;');
+  });
+
+  it('lists the input notices, escaped', () => {
+    expect(html).toMatch(/<section id="notices"><h2>Input notices<span class="sub">1<\/span><\/h2>/);
+    expect(html).toContain('<td class="num">2</td>');
+    expect(html).not.toContain(hostile);
+    expect(html).not.toContain('<b>imgs</b>');
+    expect(html).not.toContain('<i>here</i>');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;.png');
+    expect(html).toContain('skipped 2 files that are not images &lt;i&gt;here&lt;/i&gt;');
+  });
+
+  it('shows on how many images each rule was computed', () => {
+    expect(html).toContain('<div class="delta" title="images on which the metric was computed">2 of 2 (100 %)</div>');
   });
 
   it('is self-contained: no external URLs, one inline script and style', () => {

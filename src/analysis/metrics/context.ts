@@ -2,7 +2,22 @@ import { normalizeMinMax, upsampleBilinear } from '../../imaging/index.ts';
 import type { OcclusionResult } from '../occlusion.ts';
 import type { MetricContext } from './types.ts';
 
+/**
+ * The pointing game's tolerance as a share of the model input's shorter side: TorchRay's 15 px on ImageNet-sized
+ * (224 px) inputs. A fixed 15 px would be 12 % of a 128-px input (almost two cells of a 16x16 CAM).
+ */
+export const DEFAULT_POINTING_TOLERANCE = 15 / 224;
+/** TorchRay's tolerance in pixels at 224 px (the default fraction times 224). */
 export const DEFAULT_POINTING_TOLERANCE_PX = 15;
+
+/** A pointing-game tolerance: a fraction of the input's shorter side, or model-input pixels. */
+export type PointingTolerance = { fraction: number } | { px: number };
+
+/** The tolerance in model-input pixels for an input of height x width. */
+export function pointingTolerancePx(tolerance: PointingTolerance | undefined, height: number, width: number): number {
+  const t = tolerance ?? { fraction: DEFAULT_POINTING_TOLERANCE };
+  return 'px' in t ? t.px : t.fraction * Math.min(height, width);
+}
 
 export interface MetricInput {
   cam: Float32Array;
@@ -16,6 +31,7 @@ export interface MetricInput {
   predicted: number;
   target: number;
   label?: number | null;
+  /** Pixels; default: DEFAULT_POINTING_TOLERANCE of the shorter side. */
   pointingTolerancePx?: number;
   occlusion?: OcclusionResult | null;
   /** The model-frame heatmap when the caller already has it (e.g. for the overlay); else computed lazily. */
@@ -47,7 +63,7 @@ export function createMetricContext(input: MetricInput): MetricContext {
     predicted: input.predicted,
     target: input.target,
     label: input.label ?? null,
-    pointingTolerancePx: input.pointingTolerancePx ?? DEFAULT_POINTING_TOLERANCE_PX,
+    pointingTolerancePx: input.pointingTolerancePx ?? pointingTolerancePx(undefined, height, width),
     occlusion: input.occlusion ?? null,
     get heatmap(): Float32Array {
       // pytorch-grad-cam's scale_cam_image order: min-max normalise at CAM resolution, then resize.

@@ -12,6 +12,8 @@ export const energyPointingGame: Metric = {
   description: 'share of the heatmap mass inside the bounding box(es) of the ROI',
   formula: 'Σ(h·bbox(s_roi)) / Σh',
   source: 'Wang et al. 2020 (CVPRW), Score-CAM energy-based pointing game',
+  range: [0, 1],
+  needs: 'roi',
   higherIsBetter: true,
   compute: (ctx) => {
     const roi = nonEmpty(ctx.roi);

@@ -10,6 +10,8 @@ export const entropy: Metric = {
   description: 'Shannon entropy of the heatmap as a distribution (nats); lower = more concentrated',
   formula: '−Σ p·ln p, p = |h|/Σ|h|',
   source: 'Quantus Complexity (Bhatt et al. 2020)',
+  // [0, ln N]; N (the model-input size) is not known to a policy, so the declared upper end is open.
+  range: [0, Infinity],
   higherIsBetter: false,
   compute: (ctx) => {
     const h = ctx.heatmap;

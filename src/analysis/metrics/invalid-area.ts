@@ -7,6 +7,8 @@ export const invalidArea: Metric = {
   description: 'share of the model-input pixels that are invalid (context, not a model score)',
   formula: '|s_invalid| / N',
   source: 'heatgate (baseline for invalidMass)',
+  range: [0, 1],
+  needs: 'invalid',
   higherIsBetter: false,
   compute: (ctx) => (ctx.invalid ? countOnes(ctx.invalid) / ctx.invalid.length : null),
 };

@@ -10,6 +10,8 @@ export const invalidMass: Metric = {
   description: 'share of the heatmap mass that falls on invalid pixels',
   formula: 'Σ(h·s_invalid) / Σh',
   source: 'Quantus RelevanceMassAccuracy (Arras et al. 2022) on the invalid mask; Borg et al. 2021',
+  range: [0, 1],
+  needs: 'invalid',
   higherIsBetter: false,
   compute: (ctx) => (ctx.invalid ? massShare(ctx.heatmap, ctx.heatSum, ctx.invalid) : null),
 };

@@ -6,6 +6,9 @@ export const occlusionDrop: Metric = {
   description: 'drop in the target-class softmax probability when the invalid pixels are filled in',
   formula: 'p_t(x) − p_t(x with invalid pixels filled)',
   source: 'occlusion / deletion counterfactual (Zeiler & Fergus 2014; Fong & Vedaldi 2017 blur fill)',
+  // A difference of two probabilities.
+  range: [-1, 1],
+  needs: 'invalid',
   higherIsBetter: false,
   compute: (ctx) => ctx.occlusion?.occlusionDrop ?? null,
 };
@@ -15,6 +18,8 @@ export const occlusionFlip: Metric = {
   description: '1 when filling in the invalid pixels changes the predicted class, else 0',
   formula: '1[argmax f(x) ≠ argmax f(x with invalid pixels filled)]',
   source: 'occlusion counterfactual (heatgate)',
+  range: [0, 1],
+  needs: 'invalid',
   higherIsBetter: false,
   compute: (ctx) => ctx.occlusion?.occlusionFlip ?? null,
 };

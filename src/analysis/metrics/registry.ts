@@ -8,8 +8,8 @@ import { occlusionDrop, occlusionFlip } from './occlusion.ts';
 import { pointingGame } from './pointing-game.ts';
 import { roiMass } from './roi-mass.ts';
 import { sparseness } from './sparseness.ts';
-import { topKIoU } from './top-k-iou.ts';
-import type { Metric, MetricContext } from './types.ts';
+import { topKPrecision } from './top-k-precision.ts';
+import type { Metric, MetricContext, MetricNeeds } from './types.ts';
 
 /** The one list of per-image metrics: results.jsonl keys, policy names, docs and tests all come from here. */
 export const METRICS: readonly Metric[] = [
@@ -22,7 +22,7 @@ export const METRICS: readonly Metric[] = [
   roiMass,
   energyPointingGame,
   pointingGame,
-  topKIoU,
+  topKPrecision,
   // complexity of the map itself
   sparseness,
   entropy,
@@ -34,8 +34,37 @@ const BY_NAME: ReadonlyMap<string, Metric> = new Map(METRICS.map((m) => [m.name,
 
 export const METRIC_NAMES: readonly string[] = METRICS.map((m) => m.name);
 
+/** Old metric names whose meaning was wrong: naming them is an error that says the new name. */
+export const RENAMED_METRICS: Readonly<Record<string, string>> = { topKIoU: 'topKPrecision' };
+
+/** Where the data a metric needs comes from, as the flags and policy keys that supply it. */
+export const DATA_SOURCES: Readonly<Record<MetricNeeds, string>> = {
+  invalid: 'invalid-pixel regions: --invalid-masks, --coco with regions.coco.invalid, or regions.static with role invalid',
+  roi: 'object regions (ROI): --roi-masks, --coco with regions.coco.roi, or regions.static with role roi',
+  label: 'labels: --labels, or --coco (labels from the annotated categories)',
+};
+
+/** The metric's declared range, or undefined for a name outside the registry (an open results.jsonl key). */
+export function metricRange(name: string): readonly [number, number] | undefined {
+  return BY_NAME.get(name)?.range;
+}
+
+/** True for metrics computed on regions (invalid or ROI): the gate's coverage default is stricter for them. */
+export function isRegionMetric(name: string): boolean {
+  const needs = BY_NAME.get(name)?.needs;
+  return needs === 'invalid' || needs === 'roi';
+}
+
+/** What a metric needs (regions or labels), when the registry knows it. */
+export function metricNeeds(name: string): MetricNeeds | undefined {
+  return BY_NAME.get(name)?.needs;
+}
+
 export function getMetric(name: string): Metric {
   const metric = BY_NAME.get(name);
+  if (!metric && Object.hasOwn(RENAMED_METRICS, name)) {
+    throw new ConfigError(`metric ${JSON.stringify(name)} was renamed to ${RENAMED_METRICS[name]}`);
+  }
   if (!metric) throw new ConfigError(`unknown metric ${JSON.stringify(name)}; known metrics: ${METRIC_NAMES.join(', ')}`);
   return metric;
 }

@@ -7,6 +7,8 @@ export const roiMass: Metric = {
   description: 'share of the heatmap mass inside the region of interest (relevance mass accuracy)',
   formula: 'Σ(h·s_roi) / Σh',
   source: 'Quantus RelevanceMassAccuracy (Arras et al. 2022)',
+  range: [0, 1],
+  needs: 'roi',
   higherIsBetter: true,
   compute: (ctx) => {
     const roi = nonEmpty(ctx.roi);

@@ -10,6 +10,8 @@ export const sparseness: Metric = {
   description: 'Gini index of the heatmap: 1 = all mass on one pixel, 0 = uniform',
   formula: 'Σ_i (2i−N−1)·a_(i) / (N·Σa), a = |h|/max|h| + 1e-7 sorted ascending',
   source: 'Quantus Sparseness (Chalasani et al. 2020)',
+  // A Gini index: 0 (uniform) to (N-1)/N < 1 (one pixel).
+  range: [0, 1],
   higherIsBetter: true,
   compute: (ctx) => {
     if (!(ctx.heatSum > 0)) return null;

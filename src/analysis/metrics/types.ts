@@ -34,6 +34,8 @@ export interface MetricContext {
   readonly occlusion: OcclusionResult | null;
 }
 
+export type MetricNeeds = 'invalid' | 'roi' | 'label';
+
 export interface Metric {
   /** Key in results.jsonl and in policies. */
   name: string;
@@ -43,6 +45,16 @@ export interface Metric {
   /** Paper / library the definition follows. */
   source: string;
   higherIsBetter: boolean;
+  /**
+   * Every value the metric can take, [lo, hi] (hi may be Infinity). The policy loader checks thresholds
+   * against it: a bound outside the range makes a rule that can never fail (or never pass).
+   */
+  range: readonly [number, number];
+  /**
+   * The region or label the metric needs; without it the value is null. 'invalid' and 'roi' make it a
+   * region metric (the gate's default minCoverage 0.9 applies).
+   */
+  needs?: MetricNeeds;
   /** A number, or null when the metric cannot be computed for this image (never 0 in its place). */
   compute(ctx: MetricContext): number | null;
 }

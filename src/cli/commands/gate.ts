@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { EXIT_CODES } from '../../errors.ts';
-import { gateResults } from '../../gate/gate.ts';
+import { loadPolicy } from '../../gate/policy.ts';
+import { gateResults } from '../../report/gate-results.ts';
 import type { HeatgateCommand } from './types.ts';
 
 interface GateArgs {
@@ -32,7 +33,8 @@ export const gateCommand: HeatgateCommand = {
     const { verdict, outputs } = await gateResults({
       results,
       outDir: out,
-      ...(policy !== undefined && { policy }),
+      // Read and validated once, before the results are streamed (a bad policy fails fast).
+      ...(policy !== undefined && { policy: loadPolicy(policy) }),
       ...(baselineResults !== undefined && { baselineResults }),
     });
     const counts = { pass: 0, fail: 0, warn: 0, skipped: 0 };
@@ -42,6 +44,7 @@ export const gateCommand: HeatgateCommand = {
         `${counts.warn} warned, ${counts.skipped} skipped) -> ${outputs.verdict}\n`,
     );
     for (const reason of verdict.reasons) process.stdout.write(`  - ${reason}\n`);
+    for (const s of verdict.skipped) process.stdout.write(`  skipped ${s.rule}: ${s.reason}\n`);
     if (verdict.verdict === 'fail' && fail) return EXIT_CODES.gateFailed;
     return EXIT_CODES.pass;
   },

@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderReport } from '../report/html.ts';
-import { loadGallery } from '../report/gallery.ts';
-import type { ImageRef, Summary } from './aggregator.ts';
-import { aggregateFor, percentile } from './aggregates.ts';
+import type { ImageRef, Summary } from '../gate/aggregator.ts';
+import { aggregateFor, percentile } from '../gate/aggregates.ts';
+import type { Verdict } from '../gate/verdict.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
+import { loadGallery } from './gallery.ts';
+import { renderReport } from './html.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
-import type { Verdict } from './verdict.ts';
 
 /** The files `writeGateOutputs` writes, by role. */
 export interface GateOutputs {

@@ -4,11 +4,15 @@ import { nonEmpty } from './util.ts';
 
 /**
  * Quantus RelevanceRankAccuracy (localisation/relevance_rank_accuracy.py): with K = |s|, the share of the K
- * highest-ranked pixels that lie in the ROI. Ties at the K-th value are taken in row-major pixel order.
+ * highest-ranked pixels that lie in the ROI, i.e. precision at K (not an IoU: the union never enters; it was
+ * called topKIoU before, and a policy naming that gets an error, not a silent change of meaning). Ties at the
+ * K-th value are taken in row-major pixel order.
  */
-export const topKIoU: Metric = {
-  name: 'topKIoU',
-  description: 'share of the |ROI| highest heatmap pixels that lie in the ROI (relevance rank accuracy)',
+export const topKPrecision: Metric = {
+  name: 'topKPrecision',
+  description: 'precision at K: share of the K = |ROI| highest heatmap pixels that lie in the ROI (relevance rank accuracy)',
+  range: [0, 1],
+  needs: 'roi',
   formula: '|topK(h) ∩ s_roi| / K, K = |s_roi|',
   source: 'Quantus RelevanceRankAccuracy (Arras et al. 2022)',
   higherIsBetter: true,

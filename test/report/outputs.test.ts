@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { InfrastructureError, InputError } from '../../src/errors.ts';
 import { writeFileAtomic } from '../../src/storage/atomic.ts';
 import { evaluatePolicy } from '../../src/gate/evaluate.ts';
-import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/gate/kfp-metrics.ts';
-import { writeGateOutputs } from '../../src/gate/outputs.ts';
-import { img, policyFrom, summarise } from './helpers.ts';
+import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/report/kfp-metrics.ts';
+import { writeGateOutputs } from '../../src/report/outputs.ts';
+import { markdownText, renderSummaryMarkdown } from '../../src/report/summary-md.ts';
+import { img, policyFrom, summarise } from '../gate/helpers.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'heatgate-out-'));
 
@@ -145,6 +146,68 @@ describe('writeGateOutputs', () => {
     expect(md).toMatch(/^# heatgate gate: FAIL\n/);
     expect(md).toContain('## Why it failed\n\n- mean-im: mean invalidMass = 0.4, above the maximum 0.2\n');
     expect(md).toContain('| 1 | i2.png | cat | 0.8 |');
-    expect(md).toContain(`Full report with heatmap overlays: \`${paths.report}\``);
+    expect(md).toContain(`Full report with heatmap overlays: ${markdownText(paths.report)}`);
+  });
+});
+
+describe('summary.md escapes every value that comes from the inputs', () => {
+  const hostile = '<img src=x onerror=alert(1)>.png';
+  const breaking = ['a|b.png', '*bold*_x_.png', 'tick`code`.png', 'two\nlines.png', '[link](javascript:alert(1)).png', '# heading.png'];
+  const policy = policyFrom(`version: 1
+description: "policy <b>bold</b> | pipe"
+rules:
+  - {name: im, metric: invalidMass, max: 0.2, description: "desc <script>x</script>"}
+  - {name: each, metric: invalidMass, class: each, max: 0.9}
+  - {name: quiet, metric: roiMass, min: 0.1, ifNoData: skip}
+`);
+  const records = [hostile, ...breaking].map((image, i) =>
+    img({ invalidMass: 0.5 + i / 100 }, { image, target: i % 2, className: i % 2 ? '<svg onload=alert(2)>' : 'cat|*dog*' }),
+  );
+  const verdict = evaluatePolicy(policy, summarise(records, policy), undefined, {
+    notices: [{ source: '--images', file: 'in/<x>', kind: 'skipped-files', count: 1, examples: [hostile], message: 'skipped `notes` <u>1</u>' }],
+  });
+  const md = renderSummaryMarkdown({ ...verdict, policy: { ...verdict.policy, file: 'pol|<i>cy</i>.yaml' } }, 'out/<report>.html');
+  const lines = md.split('\n');
+
+  it('no raw HTML from inputs survives', () => {
+    expect(md).not.toContain(hostile);
+    expect(md).not.toMatch(/<(img|script|svg|b|i|u|x|report)\b/);
+    expect(md).toContain('&lt;img src=x onerror=alert(1)&gt;.png');
+    expect(md).toContain('&lt;svg onload=alert(2)&gt;');
+  });
+
+  it('table rows keep their column count whatever the names hold', () => {
+    // An escaped pipe (\\|) is text; every other | separates cells.
+    const cells = (row: string) => row.replace(/\\\|/g, '').split('|').length - 2;
+    const rows = lines.filter((l) => l.startsWith('| '));
+    // Worst images: 4 columns; rules: 8; checks: 4.
+    expect(rows.filter((r) => cells(r) === 8)).toHaveLength(1 + verdict.rules.length);
+    expect(rows.filter((r) => cells(r) === 4)).toHaveLength(1 + verdict.worstImages!.images.length + 1 + verdict.checks.length);
+    expect(rows.every((r) => cells(r) === 8 || cells(r) === 4)).toBe(true);
+  });
+
+  it('Markdown syntax in names is escaped, and a newline in a name does not start a new line', () => {
+    expect(md).toContain('a\\|b.png');
+    expect(md).toContain('\\*bold\\*\\_x\\_.png');
+    expect(md).toContain('tick\\`code\\`.png');
+    expect(md).toContain('two lines.png');
+    expect(md).toContain('\\[link\\](javascript:alert(1)).png');
+    expect(md).toContain('\\# heading.png');
+    expect(lines.some((l) => l.startsWith('lines.png'))).toBe(false);
+    expect(md).toContain('Policy: pol\\|&lt;i&gt;cy&lt;/i&gt;.yaml.');
+    expect(md).toContain('Full report with heatmap overlays: out/&lt;report&gt;.html');
+  });
+
+  it('lists skipped rules with the reason and the input notices', () => {
+    expect(md).toContain('## Skipped rules');
+    expect(md).toMatch(/- quiet: skipped \(ifNoData: skip\): no image has metric roiMass; roiMass needs object regions \(ROI\): --roi-masks/);
+    expect(md).toContain('## Input notices');
+    expect(md).toContain('- --images in/&lt;x&gt;: skipped \\`notes\\` &lt;u&gt;1&lt;/u&gt; \\[skipped-files, 1\\] (e.g. &lt;img src=x onerror=alert(1)&gt;.png)');
+  });
+
+  it('markdownText escapes HTML, Markdown punctuation and line breaks', () => {
+    expect(markdownText('<a href="x">&</a>')).toBe('&lt;a href="x"&gt;&amp;&lt;/a&gt;');
+    expect(markdownText('a|b*c_d`e[f]g~h#i\\j')).toBe('a\\|b\\*c\\_d\\`e\\[f\\]g\\~h\\#i\\\\j');
+    expect(markdownText('one\r\ntwo\nthree')).toBe('one two three');
   });
 });

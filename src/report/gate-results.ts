@@ -1,0 +1,20 @@
+import { evaluateResults, type EvaluateResultsOptions, type EvaluatedResults } from '../gate/gate.ts';
+import { writeGateOutputs, type GateOutputs } from './outputs.ts';
+
+export interface GateResultsOptions extends EvaluateResultsOptions {
+  outDir: string;
+}
+
+export interface GateResult extends EvaluatedResults {
+  outputs: GateOutputs;
+}
+
+/**
+ * `heatgate gate`: the gate's decision over an existing results.jsonl (gate/evaluateResults), then verdict.json,
+ * metrics, summary.md and report.html in `outDir`. A failed gate is a result (`verdict.verdict`).
+ */
+export async function gateResults(options: GateResultsOptions): Promise<GateResult> {
+  const evaluated = await evaluateResults(options);
+  const outputs = await writeGateOutputs(options.outDir, evaluated.verdict, evaluated.summary);
+  return { ...evaluated, outputs };
+}

@@ -1,6 +1,7 @@
 import { ConfigError, InputError } from '../errors.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
+import { nonFinite } from '../onnx/probe.ts';
 import { openSession, ort, type ExecutionProvider } from '../onnx/session.ts';
 import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
 import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
@@ -31,6 +32,11 @@ export interface Explanation {
   cam: Float32Array;
   camHeight: number;
   camWidth: number;
+  /**
+   * Set when the numbers cannot be used: "model output is NaN" (or "... is infinite") for non-finite logits, then
+   * `cam` is empty; "heatmap is NaN" (or infinite) for a non-finite map. The pipeline records it as the image's error.
+   */
+  problem?: string;
 }
 
 /**
@@ -57,7 +63,7 @@ export class Explainer {
     const model = await inspectModel(file, { height: options.height, width: options.width });
     const layers = chooseLayers(model.candidates, options.layers, file);
     const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
-    const { session, provider } = await openSession(augmented.bytes, file, { provider: options.provider, threads: options.threads });
+    const { session, provider } = await openSession(augmented.bytes, file, { provider: options.provider, threads: options.threads, origin: 'heatgate' });
     const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, {
       scoresForInputs: (inputs, target) => explainer.scoresForInputs(inputs, target),
       scoresForActivations: (activations, target) => explainer.scoresForActivations(activations, target),
@@ -90,6 +96,12 @@ export class Explainer {
     const results: Explanation[] = [];
     for (let i = 0; i < n; i++) {
       const logits = logitsAll.slice(i * classes, (i + 1) * classes);
+      const badLogits = nonFinite(logits);
+      if (badLogits) {
+        // No CAM on garbage: Score-/Ablation-CAM would spend extra runs, and an SVD of NaNs proves nothing.
+        results.push({ logits, probabilities: logits, predicted: -1, confidence: NaN, target: targets[i], cam: new Float32Array(0), camHeight: 0, camWidth: 0, problem: `model output is ${badLogits}` });
+        continue;
+      }
       const probabilities = this.model.outputIsProbability ? logits : softmax(logits);
       const predicted = argmax(logits);
       const target = chosen ? Number(chosen[i]) : targets[i] < 0 ? predicted : targets[i];
@@ -115,7 +127,18 @@ export class Explainer {
         maps.push({ map, height: activations.height, width: activations.width });
       }
       const combined = combineLayers(maps);
-      results.push({ logits, probabilities, predicted, confidence: probabilities[predicted], target, cam: combined.map, camHeight: combined.height, camWidth: combined.width });
+      const badMap = nonFinite(combined.map);
+      results.push({
+        logits,
+        probabilities,
+        predicted,
+        confidence: probabilities[predicted],
+        target,
+        cam: combined.map,
+        camHeight: combined.height,
+        camWidth: combined.width,
+        ...(badMap && { problem: `heatmap is ${badMap}` }),
+      });
     }
     return results;
   }
@@ -159,7 +182,7 @@ export class Explainer {
   private async scoresForActivations(activations: Float32Array[], target: number): Promise<Float32Array> {
     const layer = this.layers[0];
     if (this.layers.length > 1) throw new ConfigError(`${this.method.name} takes one target layer, got ${this.layers.length}`);
-    this.head ??= openSession(cutHead(this.model, layer), this.model.loaded.file, this.providerOptions).then((s) => s.session);
+    this.head ??= openSession(cutHead(this.model, layer), this.model.loaded.file, { ...this.providerOptions, origin: 'heatgate' }).then((s) => s.session);
     const session = await this.head;
     const { channels, height, width, layout } = layer;
     const size = channels * height * width;

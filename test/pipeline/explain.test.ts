@@ -87,7 +87,8 @@ describe('heatgate explain', () => {
     await writeFile(path.join(out, 'results.jsonl'), `${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 25)}`); // killed mid-write
     const { code, stderr } = await cli([...args, '--resume']);
     expect(code).toBe(0);
-    expect(stderr).toContain('3 images (2 resumed');
+    // The count covers the whole results.jsonl, as verdict.json does; the resumed images are said separately.
+    expect(stderr).toContain('explained 5 images (2 resumed, 0 failed)');
     const resumed = await records(out);
     expect(resumed.map((r) => r.image)).toEqual(complete.map((r) => r.image));
     expect(resumed).toEqual(complete);

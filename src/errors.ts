@@ -77,6 +77,11 @@ export class UnsupportedOpError extends InputError {
   }
 }
 
+/** A third-party message (ONNX Runtime's carry newlines and source paths) on one line, for one-line errors. */
+export function singleLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).join(' | ');
+}
+
 /** sharp-style message for a bad parameter value. */
 export function invalidParameter(name: string, expected: string, actual: unknown): ConfigError {
   return new ConfigError(`expected ${expected} for ${name} but received ${JSON.stringify(actual)}`);

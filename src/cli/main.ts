@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { EXIT_CODES, HeatgateError } from '../errors.ts';
+import { EXIT_CODES, HeatgateError, singleLine } from '../errors.ts';
 import type { HeatgateCommand } from './commands/types.ts';
 
 export interface MainOptions {
@@ -79,10 +79,13 @@ function reportError(error: unknown, debug: boolean): number {
  * missing its shared libraries. That is the installation, not the input: exit 4, one line.
  */
 function reportStartupFailure(error: unknown, debug: boolean): number {
-  const message = oneLine(error);
-  const code = String((error as NodeJS.ErrnoException)?.code ?? '');
-  const native = /ERR_DLOPEN_FAILED|MODULE_NOT_FOUND/.test(code) || /\.node\b|onnxruntime|sharp|libvips|GLIBC|shared object|dlopen/i.test(message);
+  // Loaders may wrap the addon's error (error.cause): the first error in the chain that names a native load is it.
+  const native = causeChain(error).find((e) => {
+    const code = String((e as NodeJS.ErrnoException).code ?? '');
+    return /ERR_DLOPEN_FAILED|MODULE_NOT_FOUND/.test(code) || /\.node\b|onnxruntime|sharp|libvips|GLIBC|shared object|dlopen/i.test(oneLine(e));
+  });
   if (!native) return reportError(error, debug); // our own module failing to initialise is a bug
+  const message = oneLine(native);
   const addon = /onnxruntime/i.test(message) ? 'onnxruntime-node' : /sharp|libvips/i.test(message) ? 'sharp' : 'a native dependency';
   process.stderr.write(
     `heatgate: cannot start: ${addon} failed to load (${message}); reinstall with npm ci on this platform` +
@@ -92,9 +95,14 @@ function reportStartupFailure(error: unknown, debug: boolean): number {
   return EXIT_CODES.infrastructure;
 }
 
+function causeChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = error; e !== undefined && e !== null && chain.length < 10; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}
+
 function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n').map((l) => l.trim()).filter(Boolean).join(' | ');
+  return singleLine(error instanceof Error ? error.message : String(error));
 }
 
 function stackOf(error: unknown): string {

@@ -1,4 +1,4 @@
-import { InputError } from '../errors.ts';
+import { InputError, singleLine } from '../errors.ts';
 import { GraphIndex } from './graph.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
 import { loadModel, type LoadedModel } from './model.ts';
@@ -89,7 +89,7 @@ export async function inspectModel(file: string, size: { height?: number; width?
 
 /** An error's message without the `file: ` prefix a HeatgateError adds (the caller names the file once). */
 function reason(error: unknown, file: string): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = singleLine(error instanceof Error ? error.message : String(error));
   return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
 }
 

@@ -1,4 +1,4 @@
-import { InputError } from '../errors.ts';
+import { InputError, singleLine } from '../errors.ts';
 import { encodeModel } from './model.ts';
 import type { onnx} from './proto.ts';
 import { DataType, toNumber } from './proto.ts';
@@ -94,7 +94,7 @@ export async function probeTensors(
     }
     return out;
   } catch (error) {
-    throw new InputError(`the model failed on a ${size.height}x${size.width} probe batch of ${size.batch}: ${(error as Error).message}`, file);
+    throw new InputError(`the model failed on a ${size.height}x${size.width} probe batch of ${size.batch}: ${singleLine((error as Error).message)}`, file);
   } finally {
     await session.release();
   }

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { BugError, ConfigError, InfrastructureError, InputError } from '../errors.ts';
+import { BugError, ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'auto';
 
@@ -45,7 +45,7 @@ export async function openSession(model: Uint8Array, file: string, options: Sess
   try {
     return { session: await ort.InferenceSession.create(model, { ...base, executionProviders: ['cpu'] }), provider: 'cpu' };
   } catch (error) {
-    const reason = (error as Error).message;
+    const reason = singleLine((error as Error).message);
     if (options.origin === 'heatgate') {
       throw new BugError(`ONNX Runtime rejected the graph heatgate built from the model (the model itself loads): ${reason}`, file);
     }

@@ -94,6 +94,7 @@ const PATH_PROBLEMS: Readonly<Record<string, string>> = {
   EROFS: 'read-only filesystem',
   ENOTDIR: 'a parent is a file, not a folder',
   EISDIR: 'is a folder',
+  ENOTEMPTY: 'a folder is in the way',
   EEXIST: 'already exists and is not a folder',
   ENOENT: 'the filesystem does not allow creating it here',
   ENAMETOOLONG: 'name too long',

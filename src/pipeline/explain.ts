@@ -104,7 +104,6 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
   const started = performance.now();
   const batchSize = options.batch ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`--batch must be a positive integer, got ${batchSize}`);
-  const modelSha256 = await sha256File(options.model);
   const explainer = await Explainer.create(options.model, {
     layers: options.layers,
     method: options.method,
@@ -112,6 +111,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     threads: options.threads,
   });
   try {
+    const modelSha256 = await sha256File(options.model);
     const model = explainer.model;
     const classNames = await loadClassNames(options.classes, model.metadata.classes, model.classes);
     const labels = options.labels

@@ -147,14 +147,8 @@ export interface ManifestDifference {
 
 /** Fields (dotted paths) whose values differ between the run in --out and the one asked for. */
 export function manifestDifferences(old: RunManifest, current: RunManifest): ManifestDifference[] {
-  const a = flatten(old);
-  const b = flatten(current);
   const out: ManifestDifference[] = [];
-  for (const field of new Set([...a.keys(), ...b.keys()])) {
-    const before = a.get(field) ?? 'absent';
-    const after = b.get(field) ?? 'absent';
-    if (before !== after) out.push({ field, old: before, new: after });
-  }
+  diff(old, current, '', out);
   return out;
 }
 
@@ -172,16 +166,26 @@ export function assertSameRun(old: RunManifest, current: RunManifest, outDir: st
   );
 }
 
-function flatten(value: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [key, v] of Object.entries(value)) {
-      if (NOT_COMPARED.has(key)) continue;
-      flatten(v, prefix ? `${prefix}.${key}` : key, out);
+function diff(a: unknown, b: unknown, field: string, out: ManifestDifference[]): void {
+  if (isObject(a) && isObject(b)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (!NOT_COMPARED.has(key)) diff(a[key], b[key], field ? `${field}.${key}` : key, out);
     }
-    return out;
+    return;
   }
-  const text = JSON.stringify(value);
-  // sha256 values are shown short: enough to see they differ.
-  out.set(prefix, typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? `${value.slice(0, 12)}…` : text);
-  return out;
+  const [before, after] = [show(a), show(b)];
+  if (before !== after) out.push({ field, old: before, new: after });
+}
+
+/** A value as JSON without the uncompared keys; sha256 values short (enough to see that they differ). */
+function show(value: unknown): string {
+  if (value === undefined) return 'absent';
+  return JSON.stringify(value, (key, v: unknown) => {
+    if (NOT_COMPARED.has(key)) return undefined;
+    return typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v;
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -39,7 +39,7 @@ describe('--resume', () => {
     expect(result.code).toBe(2);
     const line = expectOneLine(result);
     expect(line).toContain(`${out}: --resume`);
-    expect(line).toContain(`model.sha256: ${manifest.model.sha256.slice(0, 12)}`);
+    expect(line).toContain(`model.sha256: "${manifest.model.sha256.slice(0, 12)}…" -> "`);
     expect(line).toContain('method: "gradcam" -> "gradcampp"');
     expect(line).not.toContain('createdAt');
     expect(await readFile(path.join(out, 'results.jsonl'))).toEqual(before);
@@ -54,6 +54,11 @@ describe('--resume', () => {
     const shard = await cli([...explainArgs(out), '--shard', '0/2', '--resume']);
     expect(shard.code).toBe(2);
     expect(expectOneLine(shard)).toMatch(/data\.files: 5 -> 3.*data\.shard: null -> "0\/2"/);
+    const labels = path.join(dir, 'labels.csv');
+    await writeFile(labels, 'image,label\nimg0.png,1\n');
+    const labelled = await cli([...explainArgs(out), '--labels', labels, '--resume']);
+    expect(labelled.code).toBe(2);
+    expect(expectOneLine(labelled)).toMatch(/inputs\.labels: null -> \{"sha256":"\w{12}…"\}/);
     const same = await cli([...explainArgs(out), '--resume']);
     expect(same.code).toBe(0);
     expect(same.stderr).toContain('explained 5 images (5 resumed, 0 failed)');
@@ -116,7 +121,7 @@ describe('--resume', () => {
     expect((await cli([...args, '--baseline-model', model])).code).toBe(0);
     const result = await cli([...args, '--baseline-model', other, '--resume']);
     expect(result.code).toBe(2);
-    expect(expectOneLine(result)).toMatch(/baselineModel\.sha256: \w{12}… -> \w{12}…/);
+    expect(expectOneLine(result)).toMatch(/baselineModel\.sha256: "\w{12}…" -> "\w{12}…"/);
   });
 });
 

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderReport } from '../report/html.ts';
 import { loadGallery } from '../report/gallery.ts';
@@ -8,6 +7,7 @@ import { writeFileAtomic } from '../storage/atomic.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
 import type { Verdict } from './verdict.ts';
+import { ensureDir } from '../storage/out-dir.ts';
 
 /** The files `writeGateOutputs` writes, by role. */
 export interface GateOutputs {
@@ -68,7 +68,7 @@ export async function writeGateOutputs(
   summary: Summary,
   gallery: readonly ImageRef[] = verdict.worstImages?.images ?? [],
 ): Promise<GateOutputs> {
-  await mkdir(outDir, { recursive: true });
+  await ensureDir(outDir); // bounded, one line on failure (recursive mkdir spins on /proc)
   const paths: GateOutputs = {
     verdict: join(outDir, 'verdict.json'),
     verdictText: join(outDir, 'verdict.txt'),

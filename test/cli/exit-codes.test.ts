@@ -79,6 +79,16 @@ describe('exit codes', () => {
     expect(expectOneLine(result)).toMatch(/^heatgate: error: \/proc\/heatgate-test\/run\/out: cannot create folder \/proc\/heatgate-test \(ENOENT/);
   });
 
+  it('2: heatgate gate with --out under /proc or under a file, one line each', { timeout: 30_000 }, async () => {
+    const results = path.join(dir, 'gate-results.jsonl');
+    await writeFile(results, '{"image":"a.png","predicted":0,"confidence":0.9}\n');
+    for (const out of ['/proc/heatgate-test/gate', path.join(results, 'out')]) {
+      const result = await cli(['gate', '--results', results, '--out', out]);
+      expect(result.code).toBe(EXIT_CODES.usage);
+      expect(expectOneLine(result)).toMatch(new RegExp(`^heatgate: error: ${out}: (cannot create folder|its parent)`));
+    }
+  });
+
   it('3: a model ONNX Runtime refuses (a 4 TB initializer), naming the model file', async () => {
     const { model: huge } = tinyCnn({ size: 8, channels: 4, classes: 3 });
     huge.graph!.initializer!.push(makeTensor('huge', 'float32', [0], []));

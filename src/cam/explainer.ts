@@ -1,4 +1,4 @@
-import { ConfigError, InputError } from '../errors.ts';
+import { ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
 import { nonFinite } from '../onnx/probe.ts';
@@ -90,7 +90,7 @@ export class Explainer {
     for (const t of targets) {
       if (!Number.isInteger(t) || t >= classes) throw new InputError(`target class ${t} is outside the model's ${classes} classes`, this.model.loaded.file);
     }
-    const outputs = await this.session.run(this.feeds(images, targets));
+    const outputs = await this.run(this.session, this.feeds(images, targets));
     const logitsAll = outputs[this.augmented.logits].data as Float32Array;
     const chosen = this.augmented.withGradients ? (outputs[CLASS_OUTPUT].data as BigInt64Array) : undefined;
     const results: Explanation[] = [];
@@ -166,16 +166,32 @@ export class Explainer {
 
   /** The ONNX Runtime call of `explain` alone, for profiling (bench/run.ts). */
   async explainRunOnly(images: readonly Float32Array[], targets: readonly number[]): Promise<void> {
-    await this.session.run(this.feeds(images, targets));
+    await this.run(this.session, this.feeds(images, targets));
   }
 
   /** Logits only (counterfactual checks): one run, no CAM arithmetic. */
   async predict(images: readonly Float32Array[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
-    const outputs = await this.session.run(this.feeds(images, images.map(() => -1)));
+    const outputs = await this.run(this.session, this.feeds(images, images.map(() => -1)));
     const logits = outputs[this.augmented.logits].data as Float32Array;
     const classes = this.model.classes;
     return images.map((_, i) => logits.slice(i * classes, (i + 1) * classes));
+  }
+
+  /**
+   * One ONNX Runtime call. Running out of memory is infrastructure (4: a retry with a smaller --batch or a bigger
+   * machine helps); any other failure of a graph heatgate built, after the model passed its probe, stays a bug (70).
+   */
+  private async run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    try {
+      return await session.run(feeds);
+    } catch (error) {
+      const message = singleLine((error as Error).message);
+      if (/bad_alloc|failed to allocate|out of memory/i.test(message)) {
+        throw new InfrastructureError(`ONNX Runtime ran out of memory (try a smaller --batch): ${message}`, this.model.loaded.file);
+      }
+      throw error;
+    }
   }
 
   /** Target scores of head-only runs (Ablation-CAM): channel-major activations of the first target layer. */
@@ -189,7 +205,7 @@ export class Explainer {
     const batch = new Float32Array(activations.length * size);
     activations.forEach((a, i) => batch.set(layout === 'NCHW' ? a : toChannelsLast(a, channels, height * width), i * size));
     const dims = layout === 'NCHW' ? [activations.length, channels, height, width] : [activations.length, height, width, channels];
-    const outputs = await session.run({ [layer.tensor]: new ort.Tensor('float32', batch, dims) });
+    const outputs = await this.run(session, { [layer.tensor]: new ort.Tensor('float32', batch, dims) });
     const logits = outputs[this.model.logits].data as Float32Array;
     const classes = this.model.classes;
     return Float32Array.from(activations, (_, i) => logits[i * classes + target]);
@@ -197,7 +213,7 @@ export class Explainer {
 
   /** Target scores of whole-model runs (Score-CAM), batched as the caller gives them. */
   private async scoresForInputs(inputs: Float32Array[], target: number): Promise<Float32Array> {
-    const outputs = await this.session.run(this.feeds(inputs, inputs.map(() => target)));
+    const outputs = await this.run(this.session, this.feeds(inputs, inputs.map(() => target)));
     const logits = outputs[this.augmented.logits].data as Float32Array;
     const classes = this.model.classes;
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);

@@ -12,7 +12,7 @@ export const EXIT_CODES = {
   bug: 70,
 } as const;
 
-export type ErrorKind = 'usage' | 'inputData' | 'infrastructure';
+export type ErrorKind = 'usage' | 'inputData' | 'infrastructure' | 'bug';
 
 export class HeatgateError extends Error {
   constructor(
@@ -51,6 +51,16 @@ export class InfrastructureError extends HeatgateError {
   }
 }
 
+/**
+ * heatgate's own fault, detected where it happens (e.g. ONNX Runtime rejects the augmented graph heatgate built from a
+ * model it accepted): exit 70, reported like an unexpected exception.
+ */
+export class BugError extends HeatgateError {
+  constructor(message: string, file?: string) {
+    super(message, 'bug', file);
+  }
+}
+
 /** An op on the differentiated path that has no gradient rule. */
 export class UnsupportedOpError extends InputError {
   constructor(
@@ -67,7 +77,39 @@ export class UnsupportedOpError extends InputError {
   }
 }
 
+/** A third-party message (ONNX Runtime's carry newlines and source paths) on one line, for one-line errors. */
+export function singleLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).join(' | ');
+}
+
 /** sharp-style message for a bad parameter value. */
 export function invalidParameter(name: string, expected: string, actual: unknown): ConfigError {
   return new ConfigError(`expected ${expected} for ${name} but received ${JSON.stringify(actual)}`);
+}
+
+/** errno codes that mean "this path cannot be used as given" (the user fixes the flag): exit 2. */
+const PATH_PROBLEMS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only filesystem',
+  ENOTDIR: 'a parent is a file, not a folder',
+  EISDIR: 'is a folder',
+  ENOTEMPTY: 'a folder is in the way',
+  EEXIST: 'already exists and is not a folder',
+  ENOENT: 'the filesystem does not allow creating it here',
+  ENAMETOOLONG: 'name too long',
+  ELOOP: 'too many symbolic links',
+};
+
+/**
+ * Maps a filesystem error on an output path to its exit code: a path that cannot be used (permissions, read-only, a
+ * file where a folder should be) is a ConfigError (2); anything else (EIO, ENOSPC, EMFILE...) is storage trouble worth
+ * a retry (4). `what` says what was being done ("cannot create folder").
+ */
+export function outputPathError(error: unknown, what: string, file: string): HeatgateError {
+  if (error instanceof HeatgateError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const problem = code ? PATH_PROBLEMS[code] : undefined;
+  if (problem) return new ConfigError(`${what} (${code}: ${problem})`, file);
+  return new InfrastructureError(`${what} (${code ?? (error as Error).message})`, file);
 }

@@ -1,6 +1,7 @@
-import { ConfigError, InputError } from '../errors.ts';
+import { ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
+import { nonFinite } from '../onnx/probe.ts';
 import { openSession, ort, type ExecutionProvider } from '../onnx/session.ts';
 import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
 import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
@@ -31,6 +32,11 @@ export interface Explanation {
   cam: Float32Array;
   camHeight: number;
   camWidth: number;
+  /**
+   * Set when the numbers cannot be used: "model output is NaN" (or "... is infinite") for non-finite logits, then
+   * `cam` is empty; "heatmap is NaN" (or infinite) for a non-finite map. The pipeline records it as the image's error.
+   */
+  problem?: string;
 }
 
 /**
@@ -57,7 +63,7 @@ export class Explainer {
     const model = await inspectModel(file, { height: options.height, width: options.width });
     const layers = chooseLayers(model.candidates, options.layers, file);
     const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
-    const { session, provider } = await openSession(augmented.bytes, file, { provider: options.provider, threads: options.threads });
+    const { session, provider } = await openSession(augmented.bytes, file, { provider: options.provider, threads: options.threads, origin: 'heatgate' });
     const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, {
       scoresForInputs: (inputs, target) => explainer.scoresForInputs(inputs, target),
       scoresForActivations: (activations, target) => explainer.scoresForActivations(activations, target),
@@ -84,12 +90,18 @@ export class Explainer {
     for (const t of targets) {
       if (!Number.isInteger(t) || t >= classes) throw new InputError(`target class ${t} is outside the model's ${classes} classes`, this.model.loaded.file);
     }
-    const outputs = await this.session.run(this.feeds(images, targets));
+    const outputs = await this.run(this.session, this.feeds(images, targets));
     const logitsAll = outputs[this.augmented.logits].data as Float32Array;
     const chosen = this.augmented.withGradients ? (outputs[CLASS_OUTPUT].data as BigInt64Array) : undefined;
     const results: Explanation[] = [];
     for (let i = 0; i < n; i++) {
       const logits = logitsAll.slice(i * classes, (i + 1) * classes);
+      const badLogits = nonFinite(logits);
+      if (badLogits) {
+        // No CAM on garbage: Score-/Ablation-CAM would spend extra runs, and an SVD of NaNs proves nothing.
+        results.push({ logits, probabilities: logits, predicted: -1, confidence: NaN, target: targets[i], cam: new Float32Array(0), camHeight: 0, camWidth: 0, problem: `model output is ${badLogits}` });
+        continue;
+      }
       const probabilities = this.model.outputIsProbability ? logits : softmax(logits);
       const predicted = argmax(logits);
       const target = chosen ? Number(chosen[i]) : targets[i] < 0 ? predicted : targets[i];
@@ -115,7 +127,18 @@ export class Explainer {
         maps.push({ map, height: activations.height, width: activations.width });
       }
       const combined = combineLayers(maps);
-      results.push({ logits, probabilities, predicted, confidence: probabilities[predicted], target, cam: combined.map, camHeight: combined.height, camWidth: combined.width });
+      const badMap = nonFinite(combined.map);
+      results.push({
+        logits,
+        probabilities,
+        predicted,
+        confidence: probabilities[predicted],
+        target,
+        cam: combined.map,
+        camHeight: combined.height,
+        camWidth: combined.width,
+        ...(badMap && { problem: `heatmap is ${badMap}` }),
+      });
     }
     return results;
   }
@@ -143,30 +166,46 @@ export class Explainer {
 
   /** The ONNX Runtime call of `explain` alone, for profiling (bench/run.ts). */
   async explainRunOnly(images: readonly Float32Array[], targets: readonly number[]): Promise<void> {
-    await this.session.run(this.feeds(images, targets));
+    await this.run(this.session, this.feeds(images, targets));
   }
 
   /** Logits only (counterfactual checks): one run, no CAM arithmetic. */
   async predict(images: readonly Float32Array[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
-    const outputs = await this.session.run(this.feeds(images, images.map(() => -1)));
+    const outputs = await this.run(this.session, this.feeds(images, images.map(() => -1)));
     const logits = outputs[this.augmented.logits].data as Float32Array;
     const classes = this.model.classes;
     return images.map((_, i) => logits.slice(i * classes, (i + 1) * classes));
+  }
+
+  /**
+   * One ONNX Runtime call. Running out of memory is infrastructure (4: a retry with a smaller --batch or a bigger
+   * machine helps); any other failure of a graph heatgate built, after the model passed its probe, stays a bug (70).
+   */
+  private async run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    try {
+      return await session.run(feeds);
+    } catch (error) {
+      const message = singleLine((error as Error).message);
+      if (/bad_alloc|failed to allocate|out of memory/i.test(message)) {
+        throw new InfrastructureError(`ONNX Runtime ran out of memory (try a smaller --batch): ${message}`, this.model.loaded.file);
+      }
+      throw error;
+    }
   }
 
   /** Target scores of head-only runs (Ablation-CAM): channel-major activations of the first target layer. */
   private async scoresForActivations(activations: Float32Array[], target: number): Promise<Float32Array> {
     const layer = this.layers[0];
     if (this.layers.length > 1) throw new ConfigError(`${this.method.name} takes one target layer, got ${this.layers.length}`);
-    this.head ??= openSession(cutHead(this.model, layer), this.model.loaded.file, this.providerOptions).then((s) => s.session);
+    this.head ??= openSession(cutHead(this.model, layer), this.model.loaded.file, { ...this.providerOptions, origin: 'heatgate' }).then((s) => s.session);
     const session = await this.head;
     const { channels, height, width, layout } = layer;
     const size = channels * height * width;
     const batch = new Float32Array(activations.length * size);
     activations.forEach((a, i) => batch.set(layout === 'NCHW' ? a : toChannelsLast(a, channels, height * width), i * size));
     const dims = layout === 'NCHW' ? [activations.length, channels, height, width] : [activations.length, height, width, channels];
-    const outputs = await session.run({ [layer.tensor]: new ort.Tensor('float32', batch, dims) });
+    const outputs = await this.run(session, { [layer.tensor]: new ort.Tensor('float32', batch, dims) });
     const logits = outputs[this.model.logits].data as Float32Array;
     const classes = this.model.classes;
     return Float32Array.from(activations, (_, i) => logits[i * classes + target]);
@@ -174,7 +213,7 @@ export class Explainer {
 
   /** Target scores of whole-model runs (Score-CAM), batched as the caller gives them. */
   private async scoresForInputs(inputs: Float32Array[], target: number): Promise<Float32Array> {
-    const outputs = await this.session.run(this.feeds(inputs, inputs.map(() => target)));
+    const outputs = await this.run(this.session, this.feeds(inputs, inputs.map(() => target)));
     const logits = outputs[this.augmented.logits].data as Float32Array;
     const classes = this.model.classes;
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);

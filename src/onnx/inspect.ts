@@ -1,4 +1,4 @@
-import { InputError } from '../errors.ts';
+import { InputError, singleLine } from '../errors.ts';
 import { GraphIndex } from './graph.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
 import { loadModel, type LoadedModel } from './model.ts';
@@ -48,13 +48,24 @@ export async function inspectModel(file: string, size: { height?: number; width?
   const restore = input.dynamicBatch ? undefined : makeBatchSymbolic(loaded);
   try {
     shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
-  } catch (error) {
-    if (!restore) throw error;
+  } catch (atTwo) {
+    if (!restore) throw atTwo;
     restore();
     probeBatch = 1;
-    shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
+    try {
+      shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
+    } catch (atOne) {
+      // Both reasons: the batch-2 failure may be the real one (the retry at 1 only suits exports with a fixed batch).
+      throw new InputError(`the model failed at batch 2 (${reason(atTwo, file)}) and at batch 1 (${reason(atOne, file)})`, file);
+    }
   }
   const logitsInfo = shapes.get(logits);
+  if (logitsInfo?.nonFinite) {
+    throw new InputError(
+      `the model outputs ${logitsInfo.nonFinite} logits ("${logits}") on a ${height}x${width} probe batch: its weights or its arithmetic are broken`,
+      file,
+    );
+  }
   if (!logitsInfo || logitsInfo.dims.length !== 2 || logitsInfo.dtype !== 'float32') {
     throw new InputError(`the first output "${logits}" must be float32 [batch, classes], found ${logitsInfo?.dtype} [${logitsInfo?.dims}]`, file);
   }
@@ -74,6 +85,12 @@ export async function inspectModel(file: string, size: { height?: number; width?
     candidates: layerCandidates(index, input, logits, shapes),
     metadata,
   };
+}
+
+/** An error's message without the `file: ` prefix a HeatgateError adds (the caller names the file once). */
+function reason(error: unknown, file: string): string {
+  const message = singleLine(error instanceof Error ? error.message : String(error));
+  return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
 }
 
 /** Replaces a fixed leading dim of the input and outputs with "N"; returns an undo. */

@@ -1,8 +1,19 @@
-import { InputError } from '../errors.ts';
+import { InputError, singleLine } from '../errors.ts';
 import { encodeModel } from './model.ts';
 import type { onnx} from './proto.ts';
 import { DataType, toNumber } from './proto.ts';
 import { openSession, ort } from './session.ts';
+
+/** 'NaN' or 'infinite' when `values` holds such a number (NaN wins), else undefined. */
+export function nonFinite(values: ArrayLike<number>): 'NaN' | 'infinite' | undefined {
+  let infinite = false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isNaN(v)) return 'NaN';
+    if (v === Infinity || v === -Infinity) infinite = true;
+  }
+  return infinite ? 'infinite' : undefined;
+}
 
 export type InputLayout = 'NCHW' | 'NHWC';
 
@@ -22,6 +33,8 @@ export interface TensorInfo {
   /** Dims observed in the probe run (batch = the probe batch). */
   dims: number[];
   dtype: ort.Tensor.Type;
+  /** For float tensors: 'NaN' or 'infinite' when the probe run produced such a value. */
+  nonFinite?: 'NaN' | 'infinite';
 }
 
 
@@ -64,7 +77,7 @@ export async function probeTensors(
   const existing = new Set(outputs.map((o) => o.name));
   for (const name of tensors) if (!existing.has(name)) outputs.push({ name });
   const copy = { ...model, graph: { ...model.graph, output: outputs } };
-  const { session } = await openSession(encodeModel(copy), file);
+  const { session } = await openSession(encodeModel(copy), file, { origin: 'model' });
   try {
     const dims = input.layout === 'NCHW'
       ? [size.batch, input.channels, size.height, size.width]
@@ -75,11 +88,13 @@ export async function probeTensors(
     const out = new Map<string, TensorInfo>();
     for (const name of tensors) {
       const t = result[name];
-      if (t) out.set(name, { dims: [...t.dims], dtype: t.type });
+      if (!t) continue;
+      const bad = t.type === 'float32' ? nonFinite(t.data as Float32Array) : undefined;
+      out.set(name, { dims: [...t.dims], dtype: t.type, ...(bad && { nonFinite: bad }) });
     }
     return out;
   } catch (error) {
-    throw new InputError(`the model failed on a ${size.height}x${size.width} probe batch of ${size.batch}: ${(error as Error).message}`, file);
+    throw new InputError(`the model failed on a ${size.height}x${size.width} probe batch of ${size.batch}: ${singleLine((error as Error).message)}`, file);
   } finally {
     await session.release();
   }

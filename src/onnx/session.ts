@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { ConfigError, InfrastructureError } from '../errors.ts';
+import { BugError, ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'auto';
 
@@ -7,6 +7,11 @@ export interface SessionOptions {
   provider?: ExecutionProvider;
   /** Intra-op threads; 0 lets ONNX Runtime choose (one per core). */
   threads?: number;
+  /**
+   * Who built the graph: 'model' (the user's model, possibly with extra outputs) or 'heatgate' (the augmented graph,
+   * the cut-out head). ONNX Runtime refusing the first is input data (exit 3), refusing the second a heatgate bug (70).
+   */
+  origin?: 'model' | 'heatgate';
 }
 
 export interface OpenedSession {
@@ -40,7 +45,11 @@ export async function openSession(model: Uint8Array, file: string, options: Sess
   try {
     return { session: await ort.InferenceSession.create(model, { ...base, executionProviders: ['cpu'] }), provider: 'cpu' };
   } catch (error) {
-    throw new InfrastructureError(`ONNX Runtime rejected the model: ${(error as Error).message}`, file);
+    const reason = singleLine((error as Error).message);
+    if (options.origin === 'heatgate') {
+      throw new BugError(`ONNX Runtime rejected the graph heatgate built from the model (the model itself loads): ${reason}`, file);
+    }
+    throw new InputError(`ONNX Runtime rejected the model: ${reason}`, file);
   }
 }
 

@@ -44,7 +44,14 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
   const cocoLabels = options.coco && !options.labels ? { file: options.coco, emptyClass: options.cocoEmptyClass } : undefined;
-  const explained = await explainImages({ ...options, cocoLabels, analyser });
+  const context = {
+    command: 'run',
+    policy: { file: policyFile ?? 'default', sha256: policy.source.sha256 },
+    invalidMasks: options.invalidMasks,
+    roiMasks: options.roiMasks,
+    coco: options.coco,
+  };
+  const explained = await explainImages({ ...options, cocoLabels, analyser, context: { ...context, baselineModel: options.baselineModel } });
   let baseline: ExplainSummary | undefined;
   if (options.baselineModel) {
     baseline = await explainImages({
@@ -52,6 +59,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
       model: options.baselineModel,
       out: path.join(options.out, 'baseline'),
       cocoLabels,
+      context: { ...context, command: 'run (baseline model)' },
       overlays: false,
       saveRaw: false,
       analyser,

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageRef, Summary } from '../gate/aggregator.ts';
 import { aggregateFor, percentile } from '../gate/aggregates.ts';
@@ -8,6 +7,7 @@ import { loadGallery } from './gallery.ts';
 import { renderReport } from './html.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
+import { ensureDir } from '../storage/out-dir.ts';
 
 /** The files `writeGateOutputs` writes, by role. */
 export interface GateOutputs {
@@ -68,7 +68,7 @@ export async function writeGateOutputs(
   summary: Summary,
   gallery: readonly ImageRef[] = verdict.worstImages?.images ?? [],
 ): Promise<GateOutputs> {
-  await mkdir(outDir, { recursive: true });
+  await ensureDir(outDir); // bounded, one line on failure (recursive mkdir spins on /proc)
   const paths: GateOutputs = {
     verdict: join(outDir, 'verdict.json'),
     verdictText: join(outDir, 'verdict.txt'),

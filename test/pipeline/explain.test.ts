@@ -78,6 +78,19 @@ describe('heatgate explain', () => {
     expect((await records(fixed)).every((r) => r.target === 1)).toBe(true);
   });
 
+  it('gives an image without a label an error record under --target labels instead of explaining the predicted class', async () => {
+    const out = path.join(dir, 'out-nolabel');
+    const labels = path.join(dir, 'partial-labels.csv');
+    await writeFile(labels, 'image,label\na0.png,2\na1.png,1\na2.png,0\nsub/b3.png,1\n'); // sub/b4.png has none
+    const { code, stderr } = await cli(['explain', '--model', model, '--images', images, '--out', out, '--target', 'labels', '--labels', labels, '--no-overlays', '--quiet']);
+    expect(code).toBe(3);
+    const missing = `${path.join(images, 'sub/b4.png')}: no label for this image in --labels`;
+    expect(stderr).toContain(`heatgate: error: ${missing}`);
+    const rows = await records(out);
+    expect(rows.find((r) => r.image === 'sub/b4.png')).toEqual({ image: 'sub/b4.png', error: missing, imageSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(rows.filter((r) => r.error === undefined).map((r) => [r.target, r.label])).toEqual([[2, 2], [1, 1], [0, 0], [1, 1]]);
+  });
+
   it('resumes an interrupted run: done images are kept, a torn last line is dropped, nothing is repeated', async () => {
     const out = path.join(dir, 'out4');
     const args = ['explain', '--model', model, '--images', images, '--out', out, '--no-overlays', '--quiet', '--save-raw'];
@@ -87,7 +100,8 @@ describe('heatgate explain', () => {
     await writeFile(path.join(out, 'results.jsonl'), `${lines.slice(0, 2).join('\n')}\n${lines[2].slice(0, 25)}`); // killed mid-write
     const { code, stderr } = await cli([...args, '--resume']);
     expect(code).toBe(0);
-    expect(stderr).toContain('3 images (2 resumed');
+    // The count covers the whole results.jsonl, as verdict.json does; the resumed images are said separately.
+    expect(stderr).toContain('explained 5 images (2 resumed, 0 failed)');
     const resumed = await records(out);
     expect(resumed.map((r) => r.image)).toEqual(complete.map((r) => r.image));
     expect(resumed).toEqual(complete);

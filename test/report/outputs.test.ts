@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InfrastructureError, InputError } from '../../src/errors.ts';
+import { ConfigError, InputError } from '../../src/errors.ts';
 import { writeFileAtomic } from '../../src/storage/atomic.ts';
 import { evaluatePolicy } from '../../src/gate/evaluate.ts';
 import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/report/kfp-metrics.ts';
@@ -66,13 +66,13 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(dir)).toEqual(['verdict.json']);
   });
 
-  it('cleans up and reports an InfrastructureError when the rename fails', async () => {
+  it('cleans up and reports a ConfigError (exit 2: the path is unusable, a retry will not help) when the rename fails', async () => {
     const dir = tmp();
     const target = join(dir, 'report.html');
     mkdirSync(join(target, 'occupied'), { recursive: true }); // a non-empty directory cannot be replaced
     const error = await writeFileAtomic(target, 'x').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InfrastructureError);
-    expect((error as Error).message).toMatch(/report\.html: cannot write output file/);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/report\.html: cannot write output file \((EISDIR|ENOTEMPTY|EEXIST)/);
     expect(readdirSync(dir)).toEqual(['report.html']);
   });
 

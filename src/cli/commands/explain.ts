@@ -10,6 +10,7 @@ export const explainCommand: HeatgateCommand = {
   handler: async (args) => {
     const summary = await explainImages(explainOptionsFrom(args));
     for (const e of summary.errors) process.stderr.write(`heatgate: error: ${e.error}\n`);
+    // Counts cover the whole results.jsonl, resumed images included, as verdict.json does.
     process.stderr.write(
       `heatgate: explained ${summary.processed} images (${summary.resumed} resumed, ${summary.errors.length} failed) with ` +
         `${summary.explainer.method} at ${summary.explainer.layers.join(', ')} on ${summary.explainer.provider} in ${summary.seconds.toFixed(1)} s; ` +

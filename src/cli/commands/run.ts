@@ -36,7 +36,9 @@ export const runCommand: HeatgateCommand = {
 export function describeRun({ gate, explained }: RunResult): string {
   const v = gate.verdict;
   const lines = [
-    `heatgate: ${v.verdict.toUpperCase()}  ${v.counts.processed} images, ${v.counts.errors} errors, ` +
+    // The same counts as verdict.json (the whole results.jsonl); resumed images are said separately.
+    `heatgate: ${v.verdict.toUpperCase()}  ${v.counts.processed} images${explained.resumed ? ` (${explained.resumed} resumed)` : ''}, ` +
+      `${v.counts.errors} errors, ` +
       `${explained.explainer.method} at ${explained.explainer.layers.join(', ')} (${explained.seconds.toFixed(1)} s)`,
   ];
   for (const rule of v.rules) {

@@ -1,0 +1,191 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, InputError } from '../errors.ts';
+import { tool } from '../gate/verdict.ts';
+import { writeFileAtomic } from '../storage/atomic.ts';
+
+/** The file in --out that says which run the folder holds; schemas/run-manifest.schema.json describes it. */
+export const MANIFEST_FILE = 'run-manifest.json';
+export const MANIFEST_VERSION = 1;
+
+export interface FileFingerprint {
+  file: string;
+  sha256: string;
+}
+
+/** A folder by its file list: sha256 over the sorted `relative path \t size` lines (contents are not read). */
+export interface FolderFingerprint {
+  folder: string;
+  files: number;
+  sha256: string;
+}
+
+/**
+ * What a run was made of. `--resume` continues a run only when everything here but `createdAt` and the paths
+ * (`file`, `folder`) is the same: a moved but identical model or image folder is the same run.
+ */
+export interface RunManifest {
+  manifestVersion: typeof MANIFEST_VERSION;
+  heatgate: { version: string };
+  command: string;
+  createdAt: string;
+  model: FileFingerprint;
+  baselineModel: FileFingerprint | null;
+  data: FolderFingerprint & { shard: string | null };
+  method: string;
+  layers: string[];
+  /** "predicted", "labels" or "class N". */
+  target: string;
+  preprocessing: {
+    resize: string;
+    normalize: string;
+    scale: number;
+    mean: number[];
+    std: number[];
+    inputSize: [number, number];
+    channels: number;
+    layout: string;
+  };
+  inputs: {
+    labels: FileFingerprint | null;
+    classes: FileFingerprint | null;
+    coco: FileFingerprint | null;
+    invalidMasks: FolderFingerprint | null;
+    roiMasks: FolderFingerprint | null;
+  };
+  policy: FileFingerprint | null;
+}
+
+/** What `run` adds to an `explain` run's manifest (explainImages knows the rest). */
+export interface RunContext {
+  command: string;
+  policy?: FileFingerprint;
+  baselineModel?: string;
+  invalidMasks?: string;
+  roiMasks?: string;
+  coco?: string;
+}
+
+export function heatgateVersion(): string {
+  return tool().version;
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch (error) {
+    throw new InputError(`cannot read file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, file);
+  }
+  return hash.digest('hex');
+}
+
+export async function fileFingerprint(file: string | undefined): Promise<FileFingerprint | null> {
+  return file === undefined ? null : { file, sha256: await sha256File(file) };
+}
+
+/** The sorted list of `names` under `root` with their sizes (one stat each, no reads). */
+export async function listFingerprint(root: string, names: readonly string[]): Promise<FolderFingerprint> {
+  const hash = createHash('sha256');
+  for (const name of names) {
+    const size = await stat(path.join(root, name)).then(
+      (s) => s.size,
+      () => -1, // vanished since listing: the per-image read reports it
+    );
+    hash.update(`${name}\t${size}\n`);
+  }
+  return { folder: root, files: names.length, sha256: hash.digest('hex') };
+}
+
+export async function folderFingerprint(folder: string | undefined): Promise<FolderFingerprint | null> {
+  if (folder === undefined) return null;
+  let entries;
+  try {
+    entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    throw new InputError(`cannot list folder (${(error as NodeJS.ErrnoException).code})`, folder);
+  }
+  const names = entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(folder, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return listFingerprint(folder, names);
+}
+
+export async function readManifest(outDir: string): Promise<RunManifest | undefined> {
+  const file = path.join(outDir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read the run manifest (${(error as NodeJS.ErrnoException).code})`, file);
+  }
+  try {
+    const manifest = JSON.parse(text) as RunManifest;
+    if (manifest?.manifestVersion !== MANIFEST_VERSION) throw new Error(`manifestVersion ${JSON.stringify(manifest?.manifestVersion)}`);
+    return manifest;
+  } catch (error) {
+    throw new ConfigError(`not a heatgate run manifest (${(error as Error).message}); start the run over without --resume`, file);
+  }
+}
+
+export async function writeManifest(outDir: string, manifest: RunManifest): Promise<void> {
+  await writeFileAtomic(path.join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** Keys that locate an input rather than identify it; not compared on --resume. */
+const NOT_COMPARED = new Set(['createdAt', 'file', 'folder']);
+
+export interface ManifestDifference {
+  field: string;
+  old: string;
+  new: string;
+}
+
+/** Fields (dotted paths) whose values differ between the run in --out and the one asked for. */
+export function manifestDifferences(old: RunManifest, current: RunManifest): ManifestDifference[] {
+  const out: ManifestDifference[] = [];
+  diff(old, current, '', out);
+  return out;
+}
+
+/**
+ * Throws the exit-2 error for `--resume` into a run made with other settings; each differing field is named with its
+ * old and new value.
+ */
+export function assertSameRun(old: RunManifest, current: RunManifest, outDir: string): void {
+  const differences = manifestDifferences(old, current);
+  if (differences.length === 0) return;
+  const list = differences.map((d) => `${d.field}: ${d.old} -> ${d.new}`).join('; ');
+  throw new ConfigError(
+    `--resume: this folder holds a run with other settings (${list}); resume with the original settings, or start over without --resume`,
+    outDir,
+  );
+}
+
+function diff(a: unknown, b: unknown, field: string, out: ManifestDifference[]): void {
+  if (isObject(a) && isObject(b)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (!NOT_COMPARED.has(key)) diff(a[key], b[key], field ? `${field}.${key}` : key, out);
+    }
+    return;
+  }
+  const [before, after] = [show(a), show(b)];
+  if (before !== after) out.push({ field, old: before, new: after });
+}
+
+/** A value as JSON without the uncompared keys; sha256 values short (enough to see that they differ). */
+function show(value: unknown): string {
+  if (value === undefined) return 'absent';
+  return JSON.stringify(value, (key, v: unknown) => {
+    if (NOT_COMPARED.has(key)) return undefined;
+    return typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v;
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,35 @@
+/** How a failing ONNX Runtime call of the explainer is classified: out of memory is 4 (retry), anything else stays a bug. */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { Explainer } from '../../src/cam/explainer.ts';
+import { EXIT_CODES, HeatgateError, InfrastructureError } from '../../src/errors.ts';
+import { saveModel } from '../../src/onnx/model.ts';
+import type { ort } from '../../src/onnx/session.ts';
+import { tinyCnn } from '../helpers/tiny-models.ts';
+
+describe('Explainer session failures', () => {
+  it('reports ONNX Runtime running out of memory as infrastructure (exit 4) naming the model, other failures unchanged', async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-run-')), 'tiny.onnx');
+    await saveModel(tinyCnn({ size: 8, channels: 4, classes: 3 }).model, file);
+    const explainer = await Explainer.create(file);
+    try {
+      const session = (explainer as unknown as { session: ort.InferenceSession }).session;
+      const image = new Float32Array(3 * 8 * 8).fill(0.1);
+      vi.spyOn(session, 'run').mockRejectedValueOnce(new Error('Failed to allocate memory for requested buffer of size 7340032000\n'));
+      const oom = await explainer.explain([image], [-1]).catch((e: unknown) => e);
+      expect(oom).toBeInstanceOf(InfrastructureError);
+      expect((oom as InfrastructureError).exitCode).toBe(EXIT_CODES.infrastructure);
+      expect((oom as Error).message).toBe(`${file}: ONNX Runtime ran out of memory (try a smaller --batch): Failed to allocate memory for requested buffer of size 7340032000`);
+      const other = new TypeError('feeds mismatch');
+      vi.spyOn(session, 'run').mockRejectedValueOnce(other);
+      const error = await explainer.explain([image], [-1]).catch((e: unknown) => e);
+      expect(error).toBe(other);
+      expect(error).not.toBeInstanceOf(HeatgateError);
+      expect((await explainer.explain([image], [-1]))[0].predicted).toBeGreaterThanOrEqual(0);
+    } finally {
+      await explainer.release();
+    }
+  });
+});

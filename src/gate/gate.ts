@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
+import type { InputNotice } from '../notices.ts';
 import { Aggregator, imageChecksFrom, type Summary } from './aggregator.ts';
 import { evaluatePolicy } from './evaluate.ts';
 import { writeGateOutputs, type GateOutputs } from './outputs.ts';
@@ -23,6 +24,8 @@ export interface GateResultsOptions {
   classes?: readonly string[];
   /** Images in verdict.worstImages and the report gallery. Default 12. */
   worstCount?: number;
+  /** What the pipeline left out of the inputs and why; verdict.json, summary.md and report.html list them. */
+  notices?: InputNotice[];
 }
 
 export interface GateResult {

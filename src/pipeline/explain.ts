@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Explainer, type Explanation } from '../cam/explainer.ts';
+import type { Analyser, BatchItem } from '../analysis/types.ts';
+import { Explainer } from '../cam/explainer.ts';
 import { ConfigError, HeatgateError, InputError } from '../errors.ts';
 import {
   encodeNpy,
-  listImages,
   normalizationPreset,
   prepareImage,
   renderOverlay,
@@ -14,7 +14,9 @@ import {
   type ResizeMode,
 } from '../imaging/index.ts';
 import type { ExecutionProvider } from '../onnx/session.ts';
-import { labelsFromCoco, loadClassNames, loadLabels } from './labels.ts';
+import type { InputNotice } from '../notices.ts';
+import { checkInputs, type CheckedInputs } from './inputs.ts';
+import { labelsFromCoco, loadClassNames, readLabelRows, resolveLabels } from './labels.ts';
 import { createProgress } from './progress.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
@@ -48,22 +50,15 @@ export interface ExplainRunOptions {
   /** Sorted image list split: this run takes items i, i+n, i+2n, ... */
   shard?: { index: number; count: number };
   analyser?: Analyser;
+  /** Refuse images above this many pixels (sharp's limitInputPixels); default sharp's 268402689. */
+  maxPixels?: number;
+  /** The inputs, already checked (runGate checks them once for the model and its baseline); else checked here. */
+  inputs?: CheckedInputs;
+  /** Called once the model's classes are known, before any image is read (runGate checks the policy's classes). */
+  onModel?: (model: { classes: number; classNames?: string[] }) => void;
 }
 
-/** One image of a batch, as the analysis stage sees it. */
-export interface BatchItem {
-  image: string;
-  prepared: PreparedImage;
-  explanation: Explanation;
-  record: ResultRecord;
-  /** 0/1 masks in the model-input frame to outline on the overlay. */
-  outlines?: { mask: Uint8Array; color: [number, number, number] }[];
-}
-
-/** The analysis stage of `heatgate run`: adds metrics to the records of a batch (may run extra forward passes). */
-export interface Analyser {
-  analyse(items: BatchItem[], explainer: Explainer): Promise<void>;
-}
+export type { Analyser, BatchItem };
 
 export interface ExplainSummary {
   images: number;
@@ -75,6 +70,8 @@ export interface ExplainSummary {
   /** sha256 over the sorted (image path, content sha256) list of the images processed in this run. */
   dataSha256: string;
   explainer: { method: string; layers: string[]; provider: string; input: string };
+  /** What was left out of the inputs, and why (skipped files, unmatched or repeated label rows). */
+  notices: InputNotice[];
 }
 
 /**
@@ -85,6 +82,9 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
   const started = performance.now();
   const batchSize = options.batch ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`--batch must be a positive integer, got ${batchSize}`);
+  const inputs =
+    options.inputs ??
+    (await checkInputs({ model: options.model, images: options.images, labels: options.labels, classes: options.classes, coco: options.cocoLabels?.file }));
   const explainer = await Explainer.create(options.model, {
     layers: options.layers,
     method: options.method,
@@ -94,8 +94,9 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
   try {
     const model = explainer.model;
     const classNames = await loadClassNames(options.classes, model.metadata.classes, model.classes);
+    options.onModel?.({ classes: model.classes, ...(classNames && { classNames }) });
     const labels = options.labels
-      ? await loadLabels(options.labels, classNames, model.classes)
+      ? resolveLabels(inputs.labels ?? (await readLabelRows(options.labels)), classNames, model.classes)
       : options.cocoLabels && (classNames || options.cocoLabels.emptyClass !== undefined)
         ? await labelsFromCoco(options.cocoLabels.file, classNames, options.cocoLabels.emptyClass)
         : undefined;
@@ -113,10 +114,11 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       layout: shape.layout,
       resize: options.resize ?? 'resize',
       normalization,
+      ...(options.maxPixels !== undefined && { maxPixels: options.maxPixels }),
     };
-    let all = await listImages(options.images);
+    let all = inputs.images;
     if (options.shard) all = all.filter((_, i) => i % options.shard!.count === options.shard!.index);
-    if (all.length === 0) throw new InputError('no images found (.jpg .jpeg .png .webp .tif .tiff)', options.images);
+    if (all.length === 0) throw new InputError(`no images in shard ${options.shard?.index}/${options.shard?.count}`, options.images);
 
     const sink = await ResultsSink.open(options.out, options.resume ?? false);
     const todo = all.filter((img) => !sink.done.has(img));
@@ -165,7 +167,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
           ok.map((r) => r.prepared.tensor),
           targets,
         );
-        const items: BatchItem[] = ok.map(({ image, prepared }, i) => {
+        const items: BatchItem<ResultRecord>[] = ok.map(({ image, prepared }, i) => {
           const e = explanations[i];
           const label = labels?.get(image);
           return {
@@ -209,13 +211,14 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
         provider: explainer.provider,
         input: `${shape.layout} ${shape.channels}x${shape.height}x${shape.width}`,
       },
+      notices: inputs.notices,
     };
   } finally {
     await explainer.release();
   }
 }
 
-async function writeImageOutputs(item: BatchItem, options: ExplainRunOptions): Promise<void> {
+async function writeImageOutputs(item: BatchItem<ResultRecord>, options: ExplainRunOptions): Promise<void> {
   const { explanation: e, prepared, image } = item;
   const writes: Promise<void>[] = [];
   if (options.saveRaw) {

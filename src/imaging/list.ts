@@ -44,12 +44,12 @@ export async function scanImages(dir: string): Promise<ImageScan> {
         skipped.hidden.push(child);
       } else if (entry.isDirectory()) {
         await walk(child);
-      } else if (!IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
-        skipped.unsupported.push(child);
-      } else if (entry.isFile() || (entry.isSymbolicLink() && (await isFile(path.join(dir, child))))) {
-        found.push(child);
+      } else if (entry.isSymbolicLink() && !(await isFile(path.join(dir, child)))) {
+        skipped.link.push(child); // a link to a folder (not followed: no cycles) or a dangling one
+      } else if (entry.isFile() || entry.isSymbolicLink()) {
+        (IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()) ? found : skipped.unsupported).push(child);
       } else {
-        skipped.link.push(child); // a dangling link, or a link to a folder named like an image
+        skipped.unsupported.push(child); // a socket, a FIFO, a device
       }
     }
   };

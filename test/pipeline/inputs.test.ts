@@ -184,3 +184,52 @@ describe('no silent fallbacks', () => {
     expectOneLine(bad.stderr, '--max-pixels must be a positive integer, got 0');
   });
 });
+
+describe('nothing dropped without a word', () => {
+  it('explain prints skipped files under --images (unsupported, hidden) to stderr, one line each', async () => {
+    const dir = await temp('skipped');
+    const images = path.join(dir, 'images');
+    await cp(IMAGES, images, { recursive: true });
+    await writeFile(path.join(images, 'clip.gif'), 'GIF89a');
+    await mkdir(path.join(images, '.cache'));
+    await writeFile(path.join(images, '.cache', 'frame_0000.png'), 'x');
+    const r = await cli(['explain', '--model', MODELS.clean, '--images', images, '--out', path.join(dir, 'out'), '--quiet', '--no-overlays']);
+    expect(r.code).toBe(0);
+    const notices = r.stderr.split('\n').filter((l) => l.startsWith('heatgate: notice:'));
+    expect(notices).toEqual([
+      `heatgate: notice: --images ${images}: 1 entry under --images skipped: not a supported image type (e.g. clip.gif)`,
+      `heatgate: notice: --images ${images}: 1 entry under --images skipped: hidden (name starts with ".") (e.g. .cache)`,
+    ]);
+  });
+
+  it('run returns COCO notices: unmapped categories, unknown ids, boxes off the image, images not under --images', async () => {
+    const dir = await temp('coco');
+    const coco = JSON.parse(await readFile(`${EXAMPLE}/annotations.json`, 'utf8'));
+    coco.categories.push({ id: 3, name: 'bicycle' });
+    coco.annotations.push({ id: 900, image_id: 1, category_id: 7, bbox: [0, 0, 5, 5] });
+    coco.annotations.push({ id: 901, image_id: 2, category_id: 1, bbox: [200, 10, 20, 20] });
+    coco.images.push({ id: 999, file_name: 'frame_0999.png', width: 128, height: 96 });
+    const ann = path.join(dir, 'ann.json');
+    await writeFile(ann, JSON.stringify(coco));
+    const policy = path.join(dir, 'policy.yaml');
+    await writeFile(policy, `${await readFile('src/gate/default-policy.yaml', 'utf8')}\nregions:\n  coco: {roi: [pedestrian], invalid: [timestamp]}\n`);
+    const { runGate } = await import('../../src/pipeline/run.ts');
+    const result = await runGate({ model: MODELS.clean, images: IMAGES, coco: ann, cocoEmptyClass: 'empty', policy, out: path.join(dir, 'out'), quiet: true, overlays: false });
+    const byKind = Object.fromEntries(result.notices.map((n) => [n.kind, n]));
+    expect(Object.keys(byKind).sort()).toEqual(['coco-annotations-outside-image', 'unknown-coco-category', 'unmapped-coco-categories', 'unmatched-coco-images']);
+    expect(byKind['unmapped-coco-categories']).toMatchObject({ source: '--coco', file: ann, count: 1, examples: ['bicycle'] });
+    expect(byKind['unknown-coco-category']).toMatchObject({ count: 1, examples: ['annotations[72] (category_id 7)'] });
+    expect(byKind['coco-annotations-outside-image']).toMatchObject({ count: 1, examples: ['annotations[73].bbox (frame_0001.png, 128x96)'] });
+    expect(byKind['unmatched-coco-images']).toMatchObject({ count: 1, examples: ['frame_0999.png'] });
+  });
+
+  it('a category the policy maps but the COCO file lacks is exit 2 naming it', async () => {
+    const dir = await temp('coco-missing');
+    const policy = path.join(dir, 'policy.yaml');
+    await writeFile(policy, 'version: 1\nregions:\n  coco: {roi: [pedestrian], invalid: [watermark]}\nrules:\n  - {name: m, metric: invalidMass, max: 0.2}\n');
+    const r = await run('clean', path.join(dir, 'out'), '--coco', `${EXAMPLE}/annotations.json`, '--policy', policy);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/names category "watermark", which .*annotations\.json does not define/);
+    expect(existsSync(path.join(dir, 'out'))).toBe(false);
+  });
+});

@@ -13,8 +13,8 @@ import { readLabelRows, unmatchedLabelRows, type LabelRows } from './labels.ts';
  * but is unreadable, of the wrong kind, empty, or matches none of the images is an InputError (exit 3). Messages
  * name the flag and the path: `--invalid-masks data/invalidd: no such folder`.
  *
- * Relative paths: command-line paths are relative to the working directory; paths a policy names are relative to
- * the policy file (resolvePolicyPath).
+ * Relative paths: command-line paths are relative to the working directory (they are used as given); paths a
+ * policy names are relative to the policy file (createRegionSource's baseDir).
  */
 
 export type PathKind = 'file' | 'folder';
@@ -169,9 +169,4 @@ async function filesUnder(dir: string, rel = ''): Promise<string[]> {
     else out.push(child);
   }
   return out;
-}
-
-/** A path named inside a policy file: relative to the policy's folder (absolute paths stay). */
-export function resolvePolicyPath(policyFile: string | undefined, value: string): string {
-  return path.resolve(policyFile ? path.dirname(policyFile) : process.cwd(), value);
 }

@@ -43,8 +43,8 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   const policy = parsePolicy(policyText, policyName, { metrics: METRIC_NAMES });
   const regions = regionConfig(options, policy);
   // One analyser for the model and its baseline: regions (and the COCO index) are loaded once per run.
-  // The region paths here all come from the command line, so they are relative to the working directory;
-  // a path the policy names would go through resolvePolicyPath (inputs.ts).
+  // The region paths here all come from the command line, so they are relative to the working directory (a path
+  // the policy named would resolve against the policy's folder: the README's rule).
   const analyser = await createAnalyser({
     regions,
     regionOptions: { baseDir: process.cwd(), configFile: policyFile },

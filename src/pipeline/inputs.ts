@@ -107,7 +107,8 @@ export async function checkInputs(paths: InputPaths): Promise<CheckedInputs> {
     notices.push(...skippedNotices(paths.images, scan.skipped));
   }
   for (const [flag, dir] of [['--invalid-masks', paths.invalidMasks], ['--roi-masks', paths.roiMasks]] as const) {
-    if (dir !== undefined && images.length > 0) await checkMaskFolder(flag, dir, images);
+    const missing = dir !== undefined && images.length > 0 ? await checkMaskFolder(flag, dir, images) : null;
+    if (missing) notices.push(missing);
   }
   let labels: LabelRows | undefined;
   if (paths.labels !== undefined) {
@@ -148,17 +149,29 @@ function skippedNotices(dir: string, skipped: Record<SkipReason, string[]>): Inp
     );
 }
 
-/** A mask folder must hold a mask for at least one image: one that holds none is a wrong folder, not "no masks". */
-async function checkMaskFolder(flag: string, dir: string, images: readonly string[]): Promise<void> {
+/**
+ * A mask folder must hold a mask for at least one image: one that holds none is a wrong folder, not "no masks".
+ * Images without a mask (their metrics on that region are null) are a notice.
+ */
+async function checkMaskFolder(flag: string, dir: string, images: readonly string[]): Promise<InputNotice | null> {
   const files = new Set(await filesUnder(dir));
   const rel = (f: string) => path.relative(dir, f).split(path.sep).join('/');
-  const matches = images.some((image) => maskCandidates(dir, image).some((f) => files.has(rel(f))));
-  if (!matches) {
+  const missing = images.filter((image) => !maskCandidates(dir, image).some((f) => files.has(rel(f))));
+  if (missing.length === images.length) {
     throw new InputError(
       `no mask for any of the ${images.length} images (expected e.g. ${path.join(dir, images[0])}, any image extension)`,
       `${flag} ${dir}`,
     );
   }
+  if (missing.length === 0) return null;
+  return notice({
+    source: flag,
+    file: dir,
+    kind: 'images-without-mask',
+    count: missing.length,
+    examples: missing,
+    message: `${missing.length} of ${images.length} images have no mask in ${flag}; their metrics on that region are null`,
+  });
 }
 
 async function filesUnder(dir: string, rel = ''): Promise<string[]> {

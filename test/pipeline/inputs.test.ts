@@ -4,7 +4,7 @@
  * the path, no stack trace, and nothing written; a right run still gives the right verdict.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -221,6 +221,21 @@ describe('nothing dropped without a word', () => {
     expect(byKind['unknown-coco-category']).toMatchObject({ count: 1, examples: ['annotations[72] (category_id 7)'] });
     expect(byKind['coco-annotations-outside-image']).toMatchObject({ count: 1, examples: ['annotations[73].bbox (frame_0001.png, 128x96)'] });
     expect(byKind['unmatched-coco-images']).toMatchObject({ count: 1, examples: ['frame_0999.png'] });
+  });
+
+  it('images without a mask in a mask folder are counted in a notice', async () => {
+    const dir = await temp('partial');
+    const masks = path.join(dir, 'invalid');
+    await cp(`${EXAMPLE}/invalid`, masks, { recursive: true });
+    await rm(path.join(masks, 'frame_0003.png'));
+    await rm(path.join(masks, 'frame_0010.png'));
+    const { runGate } = await import('../../src/pipeline/run.ts');
+    const result = await runGate({ model: MODELS.clean, images: IMAGES, invalidMasks: masks, out: path.join(dir, 'out'), quiet: true, overlays: false });
+    expect(result.notices).toEqual([
+      expect.objectContaining({ source: '--invalid-masks', file: masks, kind: 'images-without-mask', count: 2, examples: ['frame_0003.png', 'frame_0010.png'] }),
+    ]);
+    const rows = (await readFile(path.join(dir, 'out', 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.filter((r) => r.metrics.invalidMass === null).map((r) => r.image)).toEqual(['frame_0003.png', 'frame_0010.png']);
   });
 
   it('a category the policy maps but the COCO file lacks is exit 2 naming it', async () => {

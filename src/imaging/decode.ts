@@ -30,9 +30,19 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
-function sharpOptions(options: DecodeOptions): SharpOptions {
-  return { ...DECODE_OPTIONS, limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS };
+/** The bytes read, with what the decoders need to know about them. */
+interface Source {
+  bytes: Buffer;
+  name: string;
+  format: string;
+  maxPixels: number;
 }
+
+async function readSource(input: string | Buffer, name: string | undefined, options: DecodeOptions): Promise<Source> {
+  return { ...(await readImageBytes(input, name)), maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS };
+}
+
+const open = (src: Source): Sharp => sharp(src.bytes, { ...DECODE_OPTIONS, limitInputPixels: src.maxPixels });
 
 /** Reads a path into memory (or passes a buffer through) and checks that it is one of the supported formats. */
 export async function readImageBytes(input: string | Buffer, name?: string): Promise<{ bytes: Buffer; name: string; format: string }> {
@@ -62,9 +72,8 @@ export async function readImageBytes(input: string | Buffer, name?: string): Pro
  *   to 255 instead; heatgate scales it like RGB.)
  */
 export async function decodeRgb(input: string | Buffer, name?: string, options: DecodeOptions = {}): Promise<DecodedPixels> {
-  const src = await readImageBytes(input, name);
-  const opts = sharpOptions(options);
-  return decode({ ...src, maxPixels: opts.limitInputPixels as number }, sharp(src.bytes, opts).removeAlpha().toColourspace('srgb'), 3);
+  const src = await readSource(input, name, options);
+  return decode(src, open(src).removeAlpha().toColourspace('srgb'), 3);
 }
 
 /**
@@ -72,29 +81,20 @@ export async function decodeRgb(input: string | Buffer, name?: string, options: 
  * a colour mask (so a label painted in any saturated colour counts as inside). Alpha is dropped.
  */
 export async function decodeMaskValues(input: string | Buffer, name?: string, options: DecodeOptions = {}): Promise<DecodedPixels> {
-  const read = await readImageBytes(input, name);
-  const opts = sharpOptions(options);
-  const src = { ...read, maxPixels: opts.limitInputPixels as number };
+  const src = await readSource(input, name, options);
   let channels: number;
   try {
-    const meta = await sharp(src.bytes, opts).metadata();
+    const meta = await open(src).metadata();
     channels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
   } catch (error) {
     throw await decodeError(error, src);
   }
-  if (channels === 1) return decode(src, sharp(src.bytes, opts).removeAlpha().toColourspace('b-w'), 1);
-  const rgb = await decode(src, sharp(src.bytes, opts).removeAlpha().toColourspace('srgb'), 3);
+  if (channels === 1) return decode(src, open(src).removeAlpha().toColourspace('b-w'), 1);
+  const rgb = await decode(src, open(src).removeAlpha().toColourspace('srgb'), 3);
   const out = Buffer.allocUnsafe(rgb.width * rgb.height);
   const d = rgb.data;
   for (let i = 0, j = 0; i < out.length; i++, j += 3) out[i] = Math.max(d[j], d[j + 1], d[j + 2]);
   return { data: out, width: rgb.width, height: rgb.height, channels: 1 };
-}
-
-interface Source {
-  bytes: Buffer;
-  name: string;
-  format: string;
-  maxPixels: number;
 }
 
 async function decode(src: Source, pipeline: Sharp, channels: 1 | 3): Promise<DecodedPixels> {
@@ -113,8 +113,11 @@ async function decodeError(error: unknown, src: Source): Promise<InputError> {
   if (/pixel limit/i.test(detail)) {
     // The header alone (no pixel limit, nothing decoded) gives the size to put in the message.
     const meta = await sharp(src.bytes, { limitInputPixels: false }).metadata().catch(() => undefined);
-    const size = meta?.width && meta.height ? `${meta.width}x${meta.height} = ${megapixels(meta.width * meta.height)}` : 'larger';
-    return new InputError(`image is ${size}, above --max-pixels ${megapixels(src.maxPixels)}`, src.name);
+    if (!meta?.width || !meta.height) return new InputError(`image is above --max-pixels ${megapixels(src.maxPixels)}`, src.name);
+    const pixels = meta.width * meta.height;
+    // Megapixels read best; exact counts where rounding would make the two look equal.
+    const [size, limit] = megapixels(pixels) === megapixels(src.maxPixels) ? [`${pixels} px`, `${src.maxPixels} px`] : [megapixels(pixels), megapixels(src.maxPixels)];
+    return new InputError(`image is ${meta.width}x${meta.height} = ${size}, above --max-pixels ${limit}`, src.name);
   }
   return new InputError(`truncated or corrupt ${src.format} data (${detail})`, src.name);
 }

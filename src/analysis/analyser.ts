@@ -1,12 +1,13 @@
 import type { Explainer } from '../cam/explainer.ts';
-import type { Analyser, BatchItem } from '../pipeline/explain.ts';
+import type { InputNotice } from '../notices.ts';
+import type { Analyser, BatchItem } from './types.ts';
 import { createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
 import { computeMetrics, getMetric, METRIC_NAMES } from './metrics/registry.ts';
 import { occlusionInputs, occlusionResults, type OcclusionFill, type OcclusionResult, type TensorShape } from './occlusion.ts';
 import { createRegionSource, type ImageRegions, type RegionConfig, type RegionSourceOptions } from './regions.ts';
 
 /**
- * The analysis stage of `heatgate run` (pipeline/explain.ts `Analyser`): per batch, the regions of every image,
+ * The analysis stage of `heatgate run` (the `Analyser` of ./types.ts): per batch, the regions of every image,
  * one batched forward for the occlusion counterfactual, then every metric into `record.metrics`. Region
  * outlines go to the overlay (roi green, invalid red).
  */
@@ -32,6 +33,8 @@ export const OUTLINE_COLORS = { roi: [64, 220, 64], invalid: [255, 48, 48] } as 
 /** The pipeline's Analyser, typed with the narrower explainer it really needs (so tests can pass a stub). */
 export interface RegionAnalyser extends Analyser {
   analyse(items: BatchItem[], explainer: AnalysisExplainer): Promise<void>;
+  /** Notices about the region inputs for the run's images (RegionSource.check); [] without regions. */
+  inputNotices(images: readonly string[]): InputNotice[];
 }
 
 export async function createAnalyser(options: AnalyserOptions = {}): Promise<RegionAnalyser> {
@@ -42,6 +45,7 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
   const wantsOcclusion = names.some((n) => n === 'occlusionDrop' || n === 'occlusionFlip');
 
   return {
+    inputNotices: (images) => regions?.check(images) ?? [],
     async analyse(items: BatchItem[], explainer: AnalysisExplainer): Promise<void> {
       const found: ImageRegions[] = await Promise.all(
         items.map((item) =>

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
 import type { Geometry } from '../imaging/index.ts';
+import { notice, type InputNotice } from '../notices.ts';
 import { resampleToModel } from '../imaging/resample.ts';
 import { orInto } from './masks.ts';
 import { fillSourceBox, fillSourcePolygon, type Point } from './raster.ts';
@@ -37,6 +38,8 @@ export interface CocoImage {
   width: number;
   height: number;
   shapes: { role: RegionRole; shape: CocoShape; path: string }[];
+  /** Names of the (known) categories annotated on the image, every category, mapped or not (labels use them). */
+  categories: Set<string>;
 }
 
 export interface CocoIndex {
@@ -45,6 +48,19 @@ export interface CocoIndex {
   roles: readonly RegionRole[];
   imageCount: number;
   lookup(relPath: string): CocoImage | undefined;
+  /** Every image of the file, in file order. */
+  images(): Iterable<CocoImage>;
+  /** The file's images that none of `images` (paths under --images) looks up to. */
+  unmatched(images: readonly string[]): string[];
+  /** What the file holds that heatgate does not use: unknown category ids, unmapped categories, annotations off the image. */
+  notices: InputNotice[];
+}
+
+export interface CocoSource {
+  /** The flag or policy key naming the file, for notices (default "--coco"). */
+  source?: string;
+  /** The file as the user gave it, for notices (default: the path read). */
+  given?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -56,7 +72,7 @@ export function normalizeRelPath(p: string): string {
   return p.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
 }
 
-export async function loadCoco(file: string, roles: CocoRoleMap, configFile?: string): Promise<CocoIndex> {
+export async function loadCoco(file: string, roles: CocoRoleMap, configFile?: string, from: CocoSource = {}): Promise<CocoIndex> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -72,11 +88,11 @@ export async function loadCoco(file: string, roles: CocoRoleMap, configFile?: st
   } catch (e) {
     throw new InputError(`not valid JSON: ${(e as Error).message}`, file);
   }
-  return indexCoco(data, roles, file, configFile);
+  return indexCoco(data, roles, file, configFile, from);
 }
 
 /** Validates a parsed COCO document and indexes the annotations of the mapped categories by file name. */
-export function indexCoco(data: unknown, roles: CocoRoleMap, file: string, configFile?: string): CocoIndex {
+export function indexCoco(data: unknown, roles: CocoRoleMap, file: string, configFile?: string, from: CocoSource = {}): CocoIndex {
   const fail = (path: string, problem: string): never => {
     throw new InputError(path ? `${path}: ${problem}` : problem, file);
   };
@@ -88,10 +104,12 @@ export function indexCoco(data: unknown, roles: CocoRoleMap, file: string, confi
   // categories: name → role
   const roleOfCategory = new Map<number | string, RegionRole>();
   const byName = new Map<string, (number | string)[]>();
+  const nameOfCategory = new Map<number | string, string>();
   (data.categories as unknown[]).forEach((c, i) => {
     if (!isObj(c) || !isId(c.id) || typeof c.name !== 'string') fail(`categories[${i}]`, 'expected { id, name }');
     const cat = c as { id: number | string; name: string };
     byName.set(cat.name, [...(byName.get(cat.name) ?? []), cat.id]);
+    nameOfCategory.set(cat.id, cat.name);
   });
   const mappedRoles: RegionRole[] = [];
   for (const role of ['roi', 'invalid'] as const) {
@@ -129,36 +147,92 @@ export function indexCoco(data: unknown, roles: CocoRoleMap, file: string, confi
       if (!Number.isInteger(im[k]) || (im[k] as number) <= 0) fail(`${at}.${k}`, `expected a positive integer, got ${JSON.stringify(im[k])}`);
     }
     const fileName = normalizeRelPath(im.file_name as string);
-    const entry: CocoImage = { index: i, fileName, width: im.width as number, height: im.height as number, shapes: [] };
+    const entry: CocoImage = { index: i, fileName, width: im.width as number, height: im.height as number, shapes: [], categories: new Set() };
     if (byId.has(im.id as number | string)) fail(`${at}.id`, `duplicate image id ${JSON.stringify(im.id)}`);
     if (byFile.has(fileName)) fail(`${at}.file_name`, `duplicate file_name ${JSON.stringify(fileName)}`);
     byId.set(im.id as number | string, entry);
     byFile.set(fileName, entry);
   });
 
+  const unknownCategory: string[] = [];
+  const outside: string[] = [];
   (data.annotations as unknown[]).forEach((a, i) => {
     const at = `annotations[${i}]`;
     if (!isObj(a)) return fail(at, 'expected an object');
     const image = byId.get(a.image_id as number | string);
     if (!image) return fail(`${at}.image_id`, `no image has id ${JSON.stringify(a.image_id)}`);
     if (!isId(a.category_id)) fail(`${at}.category_id`, 'expected a number or string');
+    const name = nameOfCategory.get(a.category_id as number | string);
+    if (name === undefined) return void unknownCategory.push(`${at} (category_id ${JSON.stringify(a.category_id)})`);
+    image.categories.add(name);
     const role = roleOfCategory.get(a.category_id as number | string);
     if (!role) return; // a category the role map does not use: its geometry is never read
     const shape = parseShape(a, at, image, fail);
+    if (outsideImage(shape.shape, image)) return void outside.push(`${shape.path} (${image.fileName}, ${image.width}x${image.height})`);
     image.shapes.push({ role, shape: shape.shape, path: shape.path });
   });
 
+  const source = from.source ?? '--coco';
+  const given = from.given ?? file;
+  const notices: InputNotice[] = [];
+  if (unknownCategory.length > 0) {
+    notices.push(notice({
+      source, file: given, kind: 'unknown-coco-category', count: unknownCategory.length, examples: unknownCategory,
+      message: `${unknownCategory.length} annotation(s) name a category_id that "categories" does not define; ignored`,
+    }));
+  }
+  if (mappedRoles.length > 0) {
+    const mapped = new Set(mappedRoles.flatMap((role) => roles[role] ?? []));
+    const unmapped = [...byName.keys()].filter((n) => !mapped.has(n));
+    if (unmapped.length > 0) {
+      notices.push(notice({
+        source, file: given, kind: 'unmapped-coco-categories', count: unmapped.length, examples: unmapped,
+        message: `${unmapped.length} categor${unmapped.length === 1 ? 'y' : 'ies'} of the file are neither roi nor invalid in the policy's regions.coco; their annotations are not used`,
+      }));
+    }
+  }
+  if (outside.length > 0) {
+    notices.push(notice({
+      source, file: given, kind: 'coco-annotations-outside-image', count: outside.length, examples: outside,
+      message: `${outside.length} annotation(s) lie wholly outside their image; ignored`,
+    }));
+  }
+
+  const lookup = (relPath: string): CocoImage | undefined => {
+    const p = normalizeRelPath(relPath);
+    // The exact relative path first; then a bare COCO file_name (no folder, as in COCO's own files) equal to
+    // the image's basename, so `file_name: "a.jpg"` serves `day1/a.jpg`.
+    return byFile.get(p) ?? byFile.get(p.slice(p.lastIndexOf('/') + 1));
+  };
   return {
     file,
     roles: mappedRoles,
     imageCount: byFile.size,
-    lookup(relPath: string): CocoImage | undefined {
-      const p = normalizeRelPath(relPath);
-      // The exact relative path first; then a bare COCO file_name (no folder, as in COCO's own files) equal to
-      // the image's basename, so `file_name: "a.jpg"` serves `day1/a.jpg`.
-      return byFile.get(p) ?? byFile.get(p.slice(p.lastIndexOf('/') + 1));
+    lookup,
+    images: () => byFile.values(),
+    unmatched(images: readonly string[]): string[] {
+      const used = new Set<CocoImage>();
+      for (const image of images) {
+        const found = lookup(image);
+        if (found) used.add(found);
+      }
+      return [...byFile.values()].filter((im) => !used.has(im)).map((im) => im.fileName);
     },
+    notices,
   };
+}
+
+/** True when the shape cannot cover any pixel of its image: its bounding box misses [0, width] x [0, height]. */
+function outsideImage(shape: CocoShape, image: CocoImage): boolean {
+  if (shape.kind === 'rle') return false; // RLE is stored at the image's size
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  const points = shape.kind === 'box'
+    ? [[shape.box[0], shape.box[1]], [shape.box[0] + shape.box[2], shape.box[1] + shape.box[3]]]
+    : shape.polygons.flat();
+  for (const [x, y] of points) {
+    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+  }
+  return x1 <= 0 || y1 <= 0 || x0 >= image.width || y0 >= image.height;
 }
 
 function parseShape(

@@ -1,4 +1,5 @@
 // Public surface of the analysis stage: regions per image, per-image metrics, the occlusion counterfactual.
+export type { Analyser, AnalysedRecord, BatchItem } from './types.ts';
 export { createAnalyser, OUTLINE_COLORS, type AnalyserOptions, type AnalysisExplainer, type RegionAnalyser } from './analyser.ts';
 export { createRegionSource, type ImageRegions, type RegionConfig, type RegionSource, type RegionSourceOptions } from './regions.ts';
 export type { RegionRole, StaticRegion } from './static-regions.ts';

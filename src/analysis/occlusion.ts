@@ -13,6 +13,8 @@
  * over them, `occlusionResults` turns the logits into per-image results. `runOcclusion` chains the three.
  */
 
+import { argmax, softmax } from '../numeric.ts';
+
 export type TensorLayout = 'CHW' | 'HWC';
 
 export interface TensorShape {
@@ -126,22 +128,6 @@ export function gaussianBlur(plane: Float32Array, height: number, width: number,
     out.set(acc, y * width);
   }
   return out;
-}
-
-function softmax(logits: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  const p = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += p[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < p.length; i++) p[i] /= sum;
-  return p;
-}
-
-function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
 }
 
 export function occlusionMetrics(

@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, InputError } from '../errors.ts';
 import type { Geometry } from '../imaging/index.ts';
+import { notice, type InputNotice } from '../notices.ts';
 import { loadCoco, rasterizeCocoImage, type CocoIndex, type CocoRoleMap } from './coco.ts';
 import { loadMaskFile } from './mask-files.ts';
 import { orInto } from './masks.ts';
@@ -32,7 +33,10 @@ export interface RegionConfig {
 }
 
 export interface RegionSourceOptions {
-  /** Relative paths in the config resolve against this (the config file's folder). Default: cwd. */
+  /**
+   * Relative paths in the config resolve against this. Default: cwd. The pipeline's rule: command-line paths are
+   * relative to the working directory, paths a policy names to the policy file (pipeline/inputs.ts).
+   */
   baseDir?: string;
   /** The config file, named in ConfigErrors. */
   configFile?: string;
@@ -49,6 +53,12 @@ export interface RegionSource {
   /** Which roles some source may fill; a role no source can fill is null for every image. */
   readonly roles: readonly RegionRole[];
   forImage(relPath: string, geometry: Geometry): Promise<ImageRegions>;
+  /**
+   * What the sources hold that the run will not use, given the run's images: COCO notices (unknown categories,
+   * unmapped categories, annotations off their image) and COCO images that are not among `images`.
+   * @throws InputError when the COCO file describes none of the images
+   */
+  check(images: readonly string[]): InputNotice[];
 }
 
 const STATIC_CACHE_SIZE = 8;
@@ -79,7 +89,7 @@ export async function createRegionSource(config: RegionConfig, options: RegionSo
       if (role !== 'roi' && role !== 'invalid') fail(`coco.categories.${role}`, 'unknown role (expected roi or invalid)');
       if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) fail(`coco.categories.${role}`, 'expected a list of category names');
     }
-    coco = await loadCoco(path.resolve(baseDir, file), categories, configFile);
+    coco = await loadCoco(path.resolve(baseDir, file), categories, configFile, { source: '--coco', given: file });
   }
 
   const statics: ParsedStaticRegion[] = config.static === undefined ? [] : parseStaticRegions(config.static, 'static', configFile);
@@ -102,6 +112,22 @@ export async function createRegionSource(config: RegionConfig, options: RegionSo
 
   return {
     roles,
+    check(images: readonly string[]): InputNotice[] {
+      if (!coco) return [];
+      const unmatched = coco.unmatched(images);
+      const given = config.coco!.file;
+      if (coco.imageCount > 0 && unmatched.length === coco.imageCount) {
+        throw new InputError(`none of its ${coco.imageCount} images is under --images (e.g. ${unmatched[0]})`, `--coco ${given}`);
+      }
+      const notices = [...coco.notices];
+      if (unmatched.length > 0) {
+        notices.push(notice({
+          source: '--coco', file: given, kind: 'unmatched-coco-images', count: unmatched.length, examples: unmatched,
+          message: `${unmatched.length} of the file's ${coco.imageCount} images are not under --images; their annotations are not used`,
+        }));
+      }
+      return notices;
+    },
     async forImage(relPath: string, g: Geometry): Promise<ImageRegions> {
       const result: ImageRegions = { roi: null, invalid: null, sources: [] };
       const add = (role: RegionRole, mask: Uint8Array | null, ...sources: string[]): void => {

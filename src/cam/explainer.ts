@@ -7,6 +7,7 @@ import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel 
 import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
 import { methodFor } from './methods.ts';
 import { combineLayers } from './combine.ts';
+import { argmax, softmax } from '../numeric.ts';
 
 export interface ExplainerOptions {
   /** Target-layer tensor names; default: heatgate's automatic choice. Several are averaged. */
@@ -102,7 +103,7 @@ export class Explainer {
         results.push({ logits, probabilities: logits, predicted: -1, confidence: NaN, target: targets[i], cam: new Float32Array(0), camHeight: 0, camWidth: 0, problem: `model output is ${badLogits}` });
         continue;
       }
-      const probabilities = this.model.outputIsProbability ? logits : softmax(logits);
+      const probabilities = this.model.outputIsProbability ? logits : softmax(logits, new Float32Array(logits.length));
       const predicted = argmax(logits);
       const target = chosen ? Number(chosen[i]) : targets[i] < 0 ? predicted : targets[i];
       const maps: { map: Float32Array; height: number; width: number }[] = [];
@@ -237,20 +238,4 @@ function toChannelsLast(data: Float32Array, channels: number, hw: number): Float
   const out = new Float32Array(data.length);
   for (let c = 0; c < channels; c++) for (let p = 0; p < hw; p++) out[p * channels + c] = data[c * hw + p];
   return out;
-}
-
-export function softmax(logits: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  const out = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < logits.length; i++) out[i] /= sum;
-  return out;
-}
-
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }

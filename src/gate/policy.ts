@@ -285,6 +285,31 @@ export function checkPolicyMetrics(policy: Policy, known: readonly string[]): vo
   if (issues.length > 0) throw new PolicyError(policy.source.file, issues);
 }
 
+/**
+ * Once the model is known: every class a rule names must be one the model has. A rule for a class the model lacks
+ * can never get data, so this is exit 2 before any image is read, naming every such class. Names need the model's
+ * class names (--classes or heatgate.classes metadata); indices must be below its class count.
+ */
+export function checkPolicyClasses(policy: Policy, model: { classes: number; classNames?: readonly string[] }): void {
+  const issues: PolicyIssue[] = [];
+  const rules = [...policy.rules, ...policy.baseline].filter((r) => r.class !== undefined && r.class !== 'each');
+  const missing = [
+    ...new Set(rules.filter((r) => typeof r.class === 'string' && !model.classNames?.includes(r.class)).map((r) => String(r.class))),
+  ];
+  for (const rule of rules) {
+    const where = { path: `${rule.location?.path ?? rule.name}.class`, ...(rule.location?.line !== undefined && { line: rule.location.line }) };
+    if (typeof rule.class === 'number' && (rule.class < 0 || rule.class >= model.classes)) {
+      issues.push({ ...where, message: `class index ${rule.class} is out of range: the model has ${model.classes} classes (0 to ${model.classes - 1})` });
+    } else if (typeof rule.class === 'string' && !model.classNames) {
+      issues.push({ ...where, message: `class "${rule.class}" is a name, but the model has no class names: pass --classes or store heatgate.classes in the model` });
+    } else if (typeof rule.class === 'string' && missing.includes(rule.class)) {
+      const names = missing.map((n) => JSON.stringify(n)).join(', ');
+      issues.push({ ...where, message: `unknown class "${rule.class}": the model has no class ${names} (its classes: ${listNames(model.classNames!)}; or "each")` });
+    }
+  }
+  if (issues.length > 0) throw new PolicyError(policy.source.file, issues);
+}
+
 interface RawRule {
   name: string;
   metric: string;

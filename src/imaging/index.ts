@@ -17,4 +17,4 @@ export { mapToSource, renderOverlay } from './overlay.ts';
 export type { OverlayArgs } from './overlay.ts';
 export { decodeNpy, encodeNpy } from './npy.ts';
 export type { NpyData } from './npy.ts';
-export { listImages } from './list.ts';
+export { listImages, scanImages, type ImageScan, type SkipReason } from './list.ts';

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.ts';
-import { decodeMaskValues } from './decode.ts';
+import { DEFAULT_MAX_PIXELS, decodeMaskValues } from './decode.ts';
 import type { Geometry } from './geometry.ts';
 import { resampleToModel } from './resample.ts';
 
@@ -17,7 +17,9 @@ import { resampleToModel } from './resample.ts';
  */
 export async function warpMask(input: string | Buffer, geometry: Geometry, name?: string): Promise<Uint8Array> {
   const label = name ?? (typeof input === 'string' ? input : '<buffer>');
-  const values = await decodeMaskValues(input, label);
+  // A mask has its image's size, and the image passed --max-pixels: allow that many pixels, and no fewer than the default.
+  const maxPixels = Math.max(DEFAULT_MAX_PIXELS, geometry.srcWidth * geometry.srcHeight);
+  const values = await decodeMaskValues(input, label, { maxPixels });
   if (values.width !== geometry.srcWidth || values.height !== geometry.srcHeight) {
     throw new InputError(
       `mask is ${values.width}x${values.height} but its image is ${geometry.srcWidth}x${geometry.srcHeight} ` +

@@ -13,6 +13,8 @@ export interface PreprocessOptions {
   layout: Layout;
   resize: ResizeMode;
   normalization: Normalization;
+  /** Refuse images above this many pixels (decode.ts; default sharp's 268402689). */
+  maxPixels?: number;
 }
 
 export interface PreparedImage {
@@ -40,7 +42,7 @@ const LUMA = [0.299, 0.587, 0.114] as const;
  */
 export async function prepareImage(input: string | Buffer, options: PreprocessOptions, name?: string): Promise<PreparedImage> {
   validateOptions(options);
-  const decoded = await decodeRgb(input, name);
+  const decoded = await decodeRgb(input, name, { maxPixels: options.maxPixels });
   const geometry = geometryFor(decoded.width, decoded.height, options.width, options.height, options.resize);
   const pixels = await resampleToModel(decoded, geometry, name ?? (typeof input === 'string' ? input : '<buffer>'));
   return {
@@ -84,4 +86,7 @@ function validateOptions(o: PreprocessOptions): void {
   if (o.layout !== 'NCHW' && o.layout !== 'NHWC') throw invalidParameter('layout', 'NCHW | NHWC', o.layout);
   if (!RESIZE_MODES.includes(o.resize)) throw invalidParameter('resize', RESIZE_MODES.join(' | '), o.resize);
   validateNormalization(o.normalization);
+  if (o.maxPixels !== undefined && (!Number.isInteger(o.maxPixels) || o.maxPixels < 1)) {
+    throw invalidParameter('maxPixels', 'a positive integer', o.maxPixels);
+  }
 }

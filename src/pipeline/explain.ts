@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Explainer, type Explanation } from '../cam/explainer.ts';
+import type { Analyser, BatchItem } from '../analysis/types.ts';
+import { Explainer } from '../cam/explainer.ts';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
 import {
   encodeNpy,
-  listImages,
   normalizationPreset,
   prepareImage,
   renderOverlay,
@@ -15,7 +15,9 @@ import {
   type ResizeMode,
 } from '../imaging/index.ts';
 import type { ExecutionProvider } from '../onnx/session.ts';
-import { labelsFromCoco, loadClassNames, loadLabels } from './labels.ts';
+import type { InputNotice } from '../notices.ts';
+import { checkInputs, type CheckedInputs } from './inputs.ts';
+import { labelsFromCoco, loadClassNames, readLabelRows, resolveLabels } from './labels.ts';
 import { createProgress } from './progress.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { prepareOutDir } from '../storage/out-dir.ts';
@@ -66,22 +68,15 @@ export interface ExplainRunOptions {
   analyser?: Analyser;
   /** What the calling command adds to run-manifest.json (`run`: policy, masks, baseline); default: explain. */
   context?: RunContext;
+  /** Refuse images above this many pixels (sharp's limitInputPixels); default sharp's 268402689. */
+  maxPixels?: number;
+  /** The inputs, already checked (runGate checks them once for the model and its baseline); else checked here. */
+  inputs?: CheckedInputs;
+  /** Called once the model's classes are known, before any image is read (runGate checks the policy's classes). */
+  onModel?: (model: { classes: number; classNames?: string[] }) => void;
 }
 
-/** One image of a batch, as the analysis stage sees it. */
-export interface BatchItem {
-  image: string;
-  prepared: PreparedImage;
-  explanation: Explanation;
-  record: ResultRecord;
-  /** 0/1 masks in the model-input frame to outline on the overlay. */
-  outlines?: { mask: Uint8Array; color: [number, number, number] }[];
-}
-
-/** The analysis stage of `heatgate run`: adds metrics to the records of a batch (may run extra forward passes). */
-export interface Analyser {
-  analyse(items: BatchItem[], explainer: Explainer): Promise<void>;
-}
+export type { Analyser, BatchItem };
 
 export interface ExplainSummary {
   images: number;
@@ -93,6 +88,8 @@ export interface ExplainSummary {
   /** sha256 over the sorted (image path, content sha256) list of the images in results.jsonl, resumed ones included. */
   dataSha256: string;
   explainer: { method: string; layers: string[]; provider: string; input: string };
+  /** What was left out of the inputs, and why (skipped files, unmatched or repeated label rows). */
+  notices: InputNotice[];
 }
 
 /**
@@ -104,6 +101,9 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
   const started = performance.now();
   const batchSize = options.batch ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`--batch must be a positive integer, got ${batchSize}`);
+  const inputs =
+    options.inputs ??
+    (await checkInputs({ model: options.model, images: options.images, labels: options.labels, classes: options.classes, coco: options.cocoLabels?.file }));
   const explainer = await Explainer.create(options.model, {
     layers: options.layers,
     method: options.method,
@@ -114,8 +114,9 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     const modelSha256 = await sha256File(options.model);
     const model = explainer.model;
     const classNames = await loadClassNames(options.classes, model.metadata.classes, model.classes);
+    options.onModel?.({ classes: model.classes, ...(classNames && { classNames }) });
     const labels = options.labels
-      ? await loadLabels(options.labels, classNames, model.classes)
+      ? resolveLabels(inputs.labels ?? (await readLabelRows(options.labels)), classNames, model.classes)
       : options.cocoLabels && (classNames || options.cocoLabels.emptyClass !== undefined)
         ? await labelsFromCoco(options.cocoLabels.file, classNames, options.cocoLabels.emptyClass)
         : undefined;
@@ -133,10 +134,11 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       layout: shape.layout,
       resize: options.resize ?? 'resize',
       normalization,
+      ...(options.maxPixels !== undefined && { maxPixels: options.maxPixels }),
     };
-    let all = await listImages(options.images);
+    let all = inputs.images;
     if (options.shard) all = all.filter((_, i) => i % options.shard!.count === options.shard!.index);
-    if (all.length === 0) throw new InputError('no images found (.jpg .jpeg .png .webp .tif .tiff)', options.images);
+    if (all.length === 0) throw new InputError(`no images in shard ${options.shard?.index}/${options.shard?.count}`, options.images);
 
     await prepareOutDir(options.out); // after the inputs are known good: a bad model leaves no folder behind
     const manifest = await buildManifest(options, { modelSha256, explainer, target, preprocess, images: all });
@@ -194,6 +196,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
         provider: explainer.provider,
         input: `${shape.layout} ${shape.channels}x${shape.height}x${shape.width}`,
       },
+      notices: inputs.notices,
     };
   } finally {
     await explainer.release();
@@ -256,7 +259,7 @@ interface BatchStep {
 }
 
 /** One ORT run for the images of a batch that can be explained; the others become error records. */
-async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promise<{ items: BatchItem[]; failed: ResultRecord[] }> {
+async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promise<{ items: BatchItem<ResultRecord>[]; failed: ResultRecord[] }> {
   const { explainer, target, labels, classNames } = step;
   const failed: ResultRecord[] = [];
   const fail = (r: ReadImage, error: string) => failed.push({ image: r.image, error, ...(r.sha256 && { imageSha256: r.sha256 }) });
@@ -274,7 +277,7 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
     ok.map((r) => r.prepared.tensor),
     ok.map((r) => r.target),
   );
-  const items: BatchItem[] = [];
+  const items: BatchItem<ResultRecord>[] = [];
   ok.forEach(({ image, sha256, prepared }, i) => {
     const e = explanations[i];
     if (e.problem) {
@@ -372,7 +375,7 @@ async function claimOutDir(out: string, manifest: RunManifest, resume: boolean):
   await writeManifest(out, manifest);
 }
 
-async function writeImageOutputs(item: BatchItem, options: ExplainRunOptions): Promise<void> {
+async function writeImageOutputs(item: BatchItem<ResultRecord>, options: ExplainRunOptions): Promise<void> {
   const { explanation: e, prepared, image } = item;
   const writes: Promise<void>[] = [];
   if (options.saveRaw) {

@@ -4,12 +4,13 @@ import { METRIC_NAMES } from '../analysis/metrics/registry.ts';
 import type { RegionConfig } from '../analysis/regions.ts';
 import { ConfigError } from '../errors.ts';
 import { resolvePolicy } from '../gate/gate.ts';
-import type { Policy } from '../gate/policy.ts';
+import { checkPolicyClasses, type Policy } from '../gate/policy.ts';
 import type { InputNotice } from '../notices.ts';
 import { gateResults, type GateResult } from '../report/gate-results.ts';
 import { explainImages, type ExplainRunOptions, type ExplainSummary } from './explain.ts';
+import { checkInputs } from './inputs.ts';
 
-export interface RunOptions extends Omit<ExplainRunOptions, 'analyser'> {
+export interface RunOptions extends Omit<ExplainRunOptions, 'analyser' | 'inputs' | 'onModel'> {
   /** The model in production, analysed on the same images for the policy's baseline rules. */
   baselineModel?: string;
   policy?: string;
@@ -25,6 +26,8 @@ export interface RunResult {
   gate: GateResult;
   explained: ExplainSummary;
   baseline?: ExplainSummary;
+  /** Everything about the inputs that was left out, and why (also in verdict.json, summary.md, report.html). */
+  notices: InputNotice[];
 }
 
 /**
@@ -32,17 +35,22 @@ export interface RunResult {
  * the results (verdict.json, metrics, summary.md, report.html). With --resume an interrupted run continues.
  */
 export async function runGate(options: RunOptions): Promise<RunResult> {
+  // Every named path first: a typo fails here, before the model loads or any output is written.
+  const inputs = await checkInputs(options);
   const policyFile = options.policy;
   // The one read of the policy in a run: the gate gets the parsed Policy.
   const policy = resolvePolicy(policyFile, { metrics: METRIC_NAMES });
   const regions = regionConfig(options, policy);
   // One analyser for the model and its baseline: regions (and the COCO index) are loaded once per run.
+  // The region paths here all come from the command line, so they are relative to the working directory (a path
+  // the policy named would resolve against the policy's folder: the README's rule).
   const analyser = await createAnalyser({
     regions,
-    regionOptions: { baseDir: policyFile ? path.dirname(policyFile) : process.cwd(), configFile: policyFile },
+    regionOptions: { baseDir: process.cwd(), configFile: policyFile },
     occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
+  const regionNotices = analyser.inputNotices(inputs.images);
   const cocoLabels = options.coco && !options.labels ? { file: options.coco, emptyClass: options.cocoEmptyClass } : undefined;
   const context = {
     command: 'run',
@@ -51,42 +59,50 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     roiMasks: options.roiMasks,
     coco: options.coco,
   };
-  const explained = await explainImages({ ...options, cocoLabels, analyser, context: { ...context, baselineModel: options.baselineModel } });
+  // The policy's class names against the model's, once they are known and before any image is read.
+  const onModel = (model: { classes: number; classNames?: string[] }) => checkPolicyClasses(policy, model);
+  const explained = await explainImages({
+    ...options,
+    inputs,
+    cocoLabels,
+    analyser,
+    onModel,
+    context: { ...context, baselineModel: options.baselineModel },
+  });
   let baseline: ExplainSummary | undefined;
   if (options.baselineModel) {
     baseline = await explainImages({
       ...options,
       model: options.baselineModel,
       out: path.join(options.out, 'baseline'),
+      inputs,
       cocoLabels,
       context: { ...context, command: 'run (baseline model)' },
       overlays: false,
       saveRaw: false,
       analyser,
+      onModel,
     });
   }
+  // The baseline model reads the same inputs, so its notices would repeat the model's.
+  const notices = [...explained.notices, ...regionNotices];
   const gate = await gateResults({
     results: path.join(options.out, 'results.jsonl'),
     policy,
-    notices: [...noticesOf(explained), ...(baseline ? noticesOf(baseline) : [])],
     ...(shorterSide(explained) !== undefined && { inputShorterSide: shorterSide(explained) }),
     baselineResults: options.baselineModel ? path.join(options.out, 'baseline', 'results.jsonl') : undefined,
     outDir: options.out,
     metrics: METRIC_NAMES,
     fingerprints: { model: explained.modelSha256, data: explained.dataSha256, ...(baseline && { baseline: baseline.modelSha256 }) },
+    notices,
   });
-  return { gate, explained, baseline };
+  return { gate, explained, baseline, notices };
 }
 
 function pointingTolerance(policy: Policy): { fraction: number } | { px: number } | undefined {
   const a = policy.analysis;
   if (a?.pointingTolerancePx !== undefined) return { px: a.pointingTolerancePx };
   return a?.pointingTolerance !== undefined ? { fraction: a.pointingTolerance } : undefined;
-}
-
-/** Notices the explain stage collected (the inputs work adds `notices` to ExplainSummary). */
-function noticesOf(summary: ExplainSummary & { notices?: readonly InputNotice[] }): readonly InputNotice[] {
-  return summary.notices ?? [];
 }
 
 /** The model input's shorter side from the explainer's "NCHW 3x224x224". */

@@ -3,7 +3,7 @@ import { createAnalyser, type AnalysisExplainer } from '../../src/analysis/analy
 import type { Explanation } from '../../src/cam/explainer.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { geometryFor } from '../../src/imaging/index.ts';
-import type { BatchItem } from '../../src/pipeline/explain.ts';
+import type { BatchItem } from '../../src/analysis/types.ts';
 
 // 4x4 model frame, CAM at the same size (no upsampling), 1-channel CHW input.
 const g = geometryFor(4, 4, 4, 4, 'resize');

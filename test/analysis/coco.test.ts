@@ -186,4 +186,47 @@ describe('COCO annotations', () => {
     await expect(loadCoco(bad, roles)).rejects.toThrow(new RegExp(`^${bad}: not valid JSON`));
     await expect(loadCoco(path.join(dir, 'missing.json'), roles)).rejects.toThrow(/missing\.json: cannot read COCO annotations: ENOENT/);
   });
+
+  it('says what it does not use: unknown category ids, unmapped categories, annotations wholly outside their image', async () => {
+    const index = indexCoco(
+      doc([
+        { id: 1, image_id: 7, category_id: 1, bbox: [0, 0, 2, 2] },
+        { id: 2, image_id: 7, category_id: 9, bbox: [0, 0, 2, 2] },
+        { id: 3, image_id: 7, category_id: 1, bbox: [10, 0, 2, 2] }, // x from 10: the image is 4 wide
+        { id: 4, image_id: 7, category_id: 2, segmentation: [[-5, -5, -1, -5, -1, -1]] }, // above and left of it
+        { id: 5, image_id: 7, category_id: 2, bbox: [3.5, 2.5, 5, 5] }, // overlaps the corner pixel: kept
+      ]),
+      roles,
+      'ann.json',
+    );
+    expect(index.notices).toEqual([
+      expect.objectContaining({ source: '--coco', file: 'ann.json', kind: 'unknown-coco-category', count: 1, examples: ['annotations[1] (category_id 9)'] }),
+      expect.objectContaining({ kind: 'unmapped-coco-categories', count: 1, examples: ['car'] }),
+      expect.objectContaining({
+        kind: 'coco-annotations-outside-image',
+        count: 2,
+        examples: ['annotations[2].bbox (cam1/a.jpg, 4x3)', 'annotations[3].segmentation (cam1/a.jpg, 4x3)'],
+      }),
+    ]);
+    // the ones outside are ignored: roi is the 2x2 box only, invalid the one corner pixel
+    const m = await rasterizeCocoImage(index, index.lookup('cam1/a.jpg')!, geometryFor(4, 3, 4, 3, 'resize'));
+    expect(countOnes(m.roi!)).toBe(4);
+    expect(show(m.invalid!, 4)).toBe(show(draw(`
+      ....
+      ....
+      ...#`), 4));
+  });
+
+  it('lists its images that are not under --images (exact path or bare file name)', () => {
+    const index = indexCoco(
+      doc([], [
+        { id: 1, file_name: 'cam1/a.jpg', width: 4, height: 3 },
+        { id: 2, file_name: 'b.jpg', width: 4, height: 3 },
+        { id: 3, file_name: 'gone.jpg', width: 4, height: 3 },
+      ]),
+      roles,
+      'ann.json',
+    );
+    expect(index.unmatched(['cam1/a.jpg', 'day2/b.jpg'])).toEqual(['gone.jpg']);
+  });
 });

@@ -24,6 +24,12 @@ const invalid = Uint8Array.from([0, 0, 1, 0, 0, 1]);
 const chw = Float32Array.from([1, 2, 100, 3, 4, 100, /* channel 1 */ -1, -2, 50, -3, -4, 50]);
 const chwShape: TensorShape = { layout: 'CHW', channels: 2, height: 2, width: 3 };
 
+/** 1 where any channel of `after` differs from `before` (CHW), per pixel. */
+function changedPixels(before: Float32Array, after: Float32Array, channels: number): number[] {
+  const n = before.length / channels;
+  return Array.from({ length: n }, (_, p) => (Array.from({ length: channels }, (_, c) => c * n + p).some((i) => before[i] !== after[i]) ? 1 : 0));
+}
+
 function toHwc(x: Float32Array, c: number, n: number): Float32Array {
   const out = new Float32Array(x.length);
   for (let k = 0; k < c; k++) for (let p = 0; p < n; p++) out[p * c + k] = x[k * n + p];
@@ -59,6 +65,7 @@ describe('occlusion fill', () => {
     const mask = new Uint8Array(n);
     mask.fill(1, 0, width * 3); // top three rows
     const out = occludeInput(x, { layout: 'CHW', channels, height, width }, mask, { fill: 'blur', blurSigma: sigma });
+    expect(changedPixels(x, out, channels)).toEqual(Array.from(mask)); // the blur differs from the image inside the mask
     for (let c = 0; c < channels; c++) {
       for (let p = 0; p < n; p++) {
         expect(out[c * n + p]).toBeCloseTo(mask[p] ? blurred[c * n + p] : input[c * n + p], 5);
@@ -90,9 +97,11 @@ describe('occlusion metrics', () => {
   it('batches: one predict call for all occluded images; null without a mask; 0 for an empty mask', async () => {
     // a linear two-class "model": logit0 = Σ channel 0, logit1 = Σ channel 1
     const predictCalls: number[] = [];
+    const seen: Float32Array[] = [];
     const model = (x: Float32Array) => Float32Array.from([x.subarray(0, 6).reduce((a, b) => a + b, 0), x.subarray(6).reduce((a, b) => a + b, 0)]);
     const predict = async (inputs: Float32Array[]) => {
       predictCalls.push(inputs.length);
+      seen.push(...inputs);
       return inputs.map(model);
     };
     const items = [
@@ -103,6 +112,10 @@ describe('occlusion metrics', () => {
     ];
     const results = await runOcclusion(items, chwShape, predict, { fill: 'mean' });
     expect(predictCalls).toEqual([2]);
+    // The model saw occluded inputs: pixels changed exactly inside each item's invalid region, in some channel,
+    // and nowhere else (a drop of ~0 below must not come from an input that was never occluded).
+    expect(changedPixels(chw, seen[0], 2)).toEqual(Array.from(invalid));
+    expect(changedPixels(chw, seen[1], 2)).toEqual([1, 0, 0, 0, 0, 0]);
     // item 0: logits 210, 90 → mean-filled 15, −15: p0 goes from 1 to 1 (both saturate) → drop ≈ 0, no flip
     expect(results[0]!.occlusionDrop).toBeCloseTo(0, 6);
     expect(results[0]!.occlusionFlip).toBe(0);
@@ -121,7 +134,9 @@ describe('occlusion metrics', () => {
   it('detects a model that relies on the invalid pixels', async () => {
     // class 1 fires on bright pixels in the invalid column only: logit1 = x[2] + x[5] − 150, logit0 = 0
     const model = (x: Float32Array) => Float32Array.from([0, x[2] + x[5] - 150]);
-    const [r] = await runOcclusion([{ input: chw, invalid, logits: model(chw), target: 1 }], chwShape, async (xs) => xs.map(model), { fill: 'mean' });
+    const seen: Float32Array[] = [];
+    const [r] = await runOcclusion([{ input: chw, invalid, logits: model(chw), target: 1 }], chwShape, async (xs) => (seen.push(...xs), xs.map(model)), { fill: 'mean' });
+    expect(changedPixels(chw, seen[0], 2)).toEqual(Array.from(invalid));
     // original logit1 = 50 → p1 ≈ 1; occluded 2.5 + 2.5 − 150 = −145 → p1 ≈ 0
     expect(r!.occlusionDrop).toBeCloseTo(1, 6);
     expect(r!.occlusionFlip).toBe(1);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeNpy } from '../../src/imaging/index.ts';
-import { pearson } from '../helpers/stats.ts';
+import { assertNonDegenerate, pearson } from '../helpers/stats.ts';
 import { explainImages } from '../../src/pipeline/explain.ts';
 import { runGate } from '../../src/pipeline/run.ts';
 
@@ -41,6 +41,8 @@ describe.each(Object.keys(reference.models))('underpass %s model vs torch', (nam
       expect(row.predicted).toBe(ref.predicted[i]);
       const cam = decodeNpy(await readFile(path.join(out, row.heatmap)));
       expect(cam.shape).toEqual([ref.rawCam[i].length, ref.rawCam[i][0].length]);
+      assertNonDegenerate(cam.data as Float32Array, `${row.image} heatgate map`);
+      assertNonDegenerate(ref.rawCam[i].flat(), `${row.image} torch map`);
       expect(pearson(cam.data as Float32Array, ref.rawCam[i].flat())).toBeGreaterThanOrEqual(0.999);
     }
   });

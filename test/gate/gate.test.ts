@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gateCommand } from '../../src/cli/commands/gate.ts';
 import { main } from '../../src/cli/main.ts';
-import { ConfigError, InputError } from '../../src/errors.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { gateResults } from '../../src/report/gate-results.ts';
 import type { Verdict } from '../../src/gate/verdict.ts';
 import { buildFixture, type Fixture } from './fixture.ts';
@@ -122,8 +122,9 @@ describe('heatgate gate (CLI)', () => {
 
   it('exits 2 with every policy error on stderr, before reading the results', async () => {
     const policy = file('bad.yaml', 'version: 1\nrules:\n  - {name: r, metric: invalidMass, max: "0.2", severity: fatal}\n');
-    const { code, stderr } = await run(['gate', '--results', join(dir, 'missing.jsonl'), '--policy', policy, '--out', join(dir, 'x')]);
+    const { code, stderr } = await run(['gate', '--results', fixture.results, '--policy', policy, '--out', join(dir, 'x')]);
     expect(code).toBe(2);
+    expect(existsSync(join(dir, 'x'))).toBe(false);
     expect(stderr).toContain(`${policy}: rules[0].max: expected number, got string "0.2" (line 3)`);
     expect(stderr).toContain(`${policy}: rules[0].severity: expected one of "fail", "warn", got string "fatal" (line 3)`);
   });
@@ -178,8 +179,9 @@ describe('heatgate gate (CLI)', () => {
 
   it('the handler throws typed errors that main maps to exit codes', async () => {
     const error = await gateCommand.handler({ results: join(dir, 'nope.jsonl'), out: join(dir, 'z'), fail: true, _: [], $0: 'heatgate' }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).exitCode).toBe(3);
+    expect(error).toBeInstanceOf(ConfigError); // a results file that does not exist: exit 2 (issue 7)
+    expect((error as ConfigError).exitCode).toBe(2);
+    expect((error as ConfigError).message).toBe(`--results ${join(dir, 'nope.jsonl')}: no such file`);
   });
 
   it('parses the documented flags', () => {

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.ts';
-import { listImages } from '../../src/imaging/list.ts';
+import { listImages, scanImages } from '../../src/imaging/list.ts';
 import { tempDir } from './helpers.ts';
 
 describe('listImages', () => {
@@ -25,6 +25,12 @@ describe('listImages', () => {
     expect(await listImages(root)).toEqual([
       'A.JPG', 'a.jpeg', 'b.png', 'folder.png/in.png', 'link.png', 'z/inner/deep.tiff', 'z/x.webp', 'z/y.tif',
     ]);
+    // and says what it left out, so nothing is dropped without a word
+    expect((await scanImages(root)).skipped).toEqual({
+      unsupported: ['m/photo.gif', 'm/readme.txt', 'noext'],
+      hidden: ['.hidden', 'z/._x.webp'],
+      link: ['dangling.png', 'zz'],
+    });
   });
 
   it('fails with an InputError for a missing directory or a file', async () => {

@@ -150,7 +150,7 @@ describe('heatgate explain', () => {
     await mkdir(empty, { recursive: true });
     const r1 = await cli(['explain', '--model', model, '--images', empty, '--out', path.join(dir, 'o6'), '--quiet']);
     expect(r1.code).toBe(3);
-    expect(r1.stderr).toContain(`${empty}: no images found`);
+    expect(r1.stderr).toContain(`--images ${empty}: empty folder`);
     const junk = path.join(dir, 'junk.onnx');
     await writeFile(junk, 'nope');
     const r2 = await cli(['explain', '--model', junk, '--images', images, '--out', path.join(dir, 'o7'), '--quiet']);

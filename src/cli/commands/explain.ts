@@ -9,6 +9,7 @@ export const explainCommand: HeatgateCommand = {
   builder: (y) => explainFlags(y),
   handler: async (args) => {
     const summary = await explainImages(explainOptionsFrom(args));
+    for (const n of summary.notices) process.stderr.write(`heatgate: notice: ${n.source}${n.file ? ` ${n.file}` : ''}: ${n.message}${n.examples.length > 0 ? ` (e.g. ${n.examples.slice(0, 3).join(', ')})` : ''}\n`);
     for (const e of summary.errors) process.stderr.write(`heatgate: error: ${e.error}\n`);
     // Counts cover the whole results.jsonl, resumed images included, as verdict.json does.
     process.stderr.write(

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { EXIT_CODES } from '../../errors.ts';
 import { loadPolicy } from '../../gate/policy.ts';
 import { gateResults } from '../../report/gate-results.ts';
+import { checkPath } from '../../pipeline/inputs.ts';
 import type { HeatgateCommand } from './types.ts';
 
 interface GateArgs {
@@ -30,6 +31,10 @@ export const gateCommand: HeatgateCommand = {
       .example('$0 gate --results out/results.jsonl --policy policy.yaml --out out', ''),
   handler: async (args) => {
     const { results, policy, baselineResults, out, fail } = args as unknown as GateArgs;
+    // Named inputs first (exit 2 when missing, 3 when unusable), before anything is read or written.
+    if (policy !== undefined) await checkPath('--policy', policy, 'file');
+    await checkPath('--results', results, 'file');
+    if (baselineResults !== undefined) await checkPath('--baseline-results', baselineResults, 'file');
     const { verdict, outputs } = await gateResults({
       results,
       outDir: out,

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { ConfigError } from '../../errors.ts';
+import { DEFAULT_MAX_PIXELS } from '../../imaging/decode.ts';
 import type { ExplainRunOptions, TargetSpec } from '../../pipeline/explain.ts';
 
 /** Flags shared by `explain` and `run`: model, images, explanation and preprocessing. */
@@ -24,6 +25,7 @@ export function explainFlags(y: Argv) {
     .option('threads', { type: 'number', default: 0, describe: 'intra-op threads (0 = one per core)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run in the same --out' })
     .option('shard', { type: 'string', describe: 'i/n: take every n-th image of the sorted list, starting at i' })
+    .option('max-pixels', { type: 'number', default: DEFAULT_MAX_PIXELS, describe: 'refuse images with more pixels than this (decompression-bomb guard)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' });
 }
 
@@ -50,6 +52,7 @@ export function explainOptionsFrom(args: Record<string, any>): ExplainRunOptions
     resume: args.resume,
     quiet: args.quiet,
     shard: args.shard === undefined ? undefined : parseShard(args.shard),
+    maxPixels: args.maxPixels === undefined ? undefined : positiveInteger('--max-pixels', args.maxPixels),
   };
 }
 
@@ -64,6 +67,11 @@ function triple(flag: string, value: string): [number, number, number] {
   const parts = String(value).split(',').map(Number);
   if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p))) throw new ConfigError(`${flag} must be three numbers r,g,b, got "${value}"`);
   return parts as [number, number, number];
+}
+
+function positiveInteger(flag: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new ConfigError(`${flag} must be a positive integer, got ${String(value)}`);
+  return value;
 }
 
 function parseShard(value: string): { index: number; count: number } {

@@ -91,7 +91,7 @@ describe('one policy read per run', () => {
     // The console reports the verdict's counts, also when this run processed fewer images (a resumed run).
     const v = result.gate.verdict;
     const resumed = { ...result, explained: { ...result.explained, processed: 3, resumed: v.counts.processed - 3 } };
-    expect(describeRun(resumed)).toMatch(new RegExp(`^heatgate: PASS  ${v.counts.processed} images, ${v.counts.errors} errors, `));
+    expect(describeRun(resumed)).toMatch(new RegExp(`^heatgate: PASS  ${v.counts.processed} images \\(${v.counts.processed - 3} resumed\\), ${v.counts.errors} errors, `));
     expect(v.counts.processed).toBe(48);
   });
 });

@@ -165,13 +165,13 @@ describe('no silent fallbacks', () => {
     const out = path.join(dir, 'out');
     const r = await run('clean', out, '--policy', policy);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/unknown class "cyclist" \(known: empty, pedestrian/);
+    expect(r.stderr).toMatch(/unknown class "cyclist": the model has no class "cyclist" \(its classes: empty, pedestrian/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync(path.join(out, 'results.jsonl'))).toBe(false);
     await writeFile(policy, 'version: 1\nrules:\n  - {name: third, metric: invalidMass, max: 0.2, class: 2}\n');
     const i = await run('clean', out, '--policy', policy);
     expect(i.code).toBe(2);
-    expectOneLine(i.stderr, `${policy}: rules "third" (class 2) name a class index the model lacks (it has 2 classes)`);
+    expectOneLine(i.stderr, `${policy}: rules[0].class: class index 2 is out of range: the model has 2 classes (0 to 1) (line 3)`);
   });
 
   it('an image above --max-pixels names its size and the limit', async () => {

@@ -1,5 +1,7 @@
 import yargs from 'yargs';
 import { EXIT_CODES, HeatgateError } from '../errors.ts';
+import { tool } from '../gate/verdict.ts';
+import { LOG_FORMATS, log, logFormatFromArgv, setLogFormat, type LogFormat } from '../log.ts';
 import { commands } from './commands/index.ts';
 
 /**
@@ -8,13 +10,16 @@ import { commands } from './commands/index.ts';
  */
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT_CODES.pass;
+  setLogFormat(logFormatFromArgv(argv) ?? 'text');
   const parser = yargs(argv)
     .scriptName('heatgate')
     .strict()
-    .demandCommand(1, 'name a command (see --help)')
+    .demandCommand(1, 'name a command')
     .recommendCommands()
     .help()
-    .version(false)
+    .version('version', 'print the heatgate version', tool().version)
+    .option('log-format', { choices: LOG_FORMATS, default: 'text' as LogFormat, global: true, describe: 'stderr lines: text, or json (one object per line)' })
+    .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((message, error) => {
       throw error ?? new UsageMessage(message);
@@ -39,14 +44,14 @@ class UsageMessage extends Error {}
 
 function reportError(error: unknown): number {
   if (error instanceof UsageMessage) {
-    process.stderr.write(`heatgate: ${error.message}\n(run heatgate --help for usage)\n`);
+    log.error(`${error.message} (run heatgate --help for usage)`, { exitCode: EXIT_CODES.usage });
     return EXIT_CODES.usage;
   }
   if (error instanceof HeatgateError) {
-    process.stderr.write(`heatgate: error: ${error.message}\n`);
+    log.error(error.message, { exitCode: error.exitCode, ...(error.file && { file: error.file }) });
     return error.exitCode;
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`heatgate: internal error: ${message}\n`);
+  log.error(`internal error: ${message}`, { exitCode: EXIT_CODES.infrastructure });
   return EXIT_CODES.infrastructure;
 }

@@ -16,6 +16,8 @@ import {
 import type { ExecutionProvider } from '../onnx/session.ts';
 import { labelsFromCoco, loadClassNames, loadLabels } from './labels.ts';
 import { createProgress } from './progress.ts';
+import { log } from '../log.ts';
+import { errorText } from '../redact.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
 
@@ -42,6 +44,8 @@ export interface ExplainRunOptions {
   mean?: [number, number, number];
   std?: [number, number, number];
   provider?: ExecutionProvider;
+  /** CUDA device ordinal. */
+  deviceId?: number;
   threads?: number;
   resume?: boolean;
   quiet?: boolean;
@@ -74,7 +78,8 @@ export interface ExplainSummary {
   modelSha256: string;
   /** sha256 over the sorted (image path, content sha256) list of the images processed in this run. */
   dataSha256: string;
-  explainer: { method: string; layers: string[]; provider: string; input: string };
+  /** `provider` runs the model; `providerReason` says why (auto's choice, or "requested"). */
+  explainer: { method: string; layers: string[]; provider: string; providerReason: string; input: string };
 }
 
 /**
@@ -89,7 +94,15 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     layers: options.layers,
     method: options.method,
     provider: options.provider,
+    deviceId: options.deviceId,
     threads: options.threads,
+  });
+  // auto's choice is worth a line in the pipeline log; an explicit --provider is what was asked for.
+  if (options.provider === 'auto') log.info(`provider: ${explainer.provider} (${explainer.providerReason})`, {
+    event: 'provider',
+    model: options.model,
+    provider: explainer.provider,
+    reason: explainer.providerReason,
   });
   try {
     const model = explainer.model;
@@ -138,7 +151,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
             return { image, prepared: await prepareImage(bytes, preprocess, file) };
           } catch (error) {
             if (!(error instanceof HeatgateError)) throw error;
-            return { image, error: error.message };
+            return { image, error: errorText(error) };
           }
         }),
       );
@@ -207,6 +220,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
         method: explainer.method.name,
         layers: explainer.layers.map((l) => l.tensor),
         provider: explainer.provider,
+        providerReason: explainer.providerReason,
         input: `${shape.layout} ${shape.channels}x${shape.height}x${shape.width}`,
       },
     };

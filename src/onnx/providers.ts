@@ -14,6 +14,11 @@ export type ConcreteProvider = Exclude<ExecutionProvider, 'auto'>;
 
 const require = createRequire(import.meta.url);
 
+// ONNX Runtime's native logger writes colour-coded lines (ESC[1;31m ... ESC[m) straight to fd 2, past heatgate's log
+// format and redaction: the stray escape codes in pipeline logs. Every failure it logs also comes back as an
+// exception, which heatgate reports itself (and explainCudaFailure recovers the detail the log had).
+ort.env.logLevel = 'fatal';
+
 /** onnxruntime-node's version and the folder holding its native libraries for this platform. */
 export function onnxRuntimeInstall(): { version: string; binDir: string } {
   const pkgFile = require.resolve('onnxruntime-node/package.json');

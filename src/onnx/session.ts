@@ -5,10 +5,6 @@ import { explainCudaFailure, PROVIDER_CHOICES, providerOption, type ConcreteProv
 
 export { PROVIDER_CHOICES, type ConcreteProvider, type ExecutionProvider } from './providers.ts';
 
-// ONNX Runtime's native logger writes colour-coded lines (ESC[1;31m ... ESC[m) straight to fd 2, past heatgate's log
-// format and redaction; every failure it logs also comes back as an exception, which heatgate reports itself.
-ort.env.logLevel = 'fatal';
-
 export interface SessionOptions {
   provider?: ExecutionProvider;
   /** CUDA device ordinal (cuda and auto only). */

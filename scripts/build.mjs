@@ -11,10 +11,14 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 
+const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+if (!existsSync(tsc)) {
+  // e.g. `npm ci --omit=dev`, which still runs `prepare`: install with dev dependencies, or add --ignore-scripts.
+  process.stderr.write('heatgate build: typescript is not installed (dev dependencies omitted?); run `npm ci` with dev dependencies\n');
+  process.exit(1);
+}
 rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
-  stdio: 'inherit',
-});
+execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 
 const isAsset = (name) => !name.endsWith('.ts') && name !== 'README.md';
 function copyAssets(from, to) {

@@ -1,4 +1,5 @@
 import { stripVTControlCharacters } from 'node:util';
+import type { InputNotice } from './notices.ts';
 import { redact } from './redact.ts';
 
 /**
@@ -76,6 +77,11 @@ export const log = {
   warn: (msg: string, fields?: LogFields) => emit('warn', msg, fields),
   error: (msg: string, fields?: LogFields) => emit('error', msg, fields),
 };
+
+/** An input notice (src/notices.ts) as a warning line; in json with all its fields. */
+export function logNotice(notice: InputNotice): void {
+  log.warn(notice.message, { event: 'notice', ...notice });
+}
 
 /** Sends log lines to `write` until the returned function is called (tests, embedding). */
 export function captureLog(write: (line: string) => void, options: { isTTY?: boolean } = {}): () => void {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.ts';
-import { captureLog, interactive, log, logFormatFromArgv, setLogFormat } from '../src/log.ts';
+import { captureLog, interactive, log, logFormatFromArgv, logNotice, setLogFormat } from '../src/log.ts';
+import { notice } from '../src/notices.ts';
 import { createProgress } from '../src/pipeline/progress.ts';
 
 const EXAMPLE = path.resolve('examples/underpass');
@@ -60,6 +61,21 @@ describe('log lines', () => {
     expect(a).toMatchObject({ level: 'info', msg: '2/4 images', event: 'progress', done: 2 });
     expect(new Date(a.time).toISOString()).toBe(a.time);
     expect(b).toMatchObject({ level: 'error', msg: 'multi\nline' });
+  });
+
+  it('input notices are warnings; json carries the notice fields', () => {
+    const n = notice({ source: '--labels', file: 'l.csv', kind: 'unmatched-label-rows', count: 2, examples: ['x.png', 'y.png'], message: '2 label rows match no image' });
+    const lines: string[] = [];
+    const restore = captureLog((l) => lines.push(l));
+    try {
+      logNotice(n);
+      setLogFormat('json');
+      logNotice(n);
+    } finally {
+      restore();
+    }
+    expect(lines[0]).toBe('heatgate: warning: 2 label rows match no image\n');
+    expect(JSON.parse(lines[1])).toMatchObject({ level: 'warn', msg: '2 label rows match no image', event: 'notice', kind: 'unmatched-label-rows', count: 2, examples: ['x.png', 'y.png'] });
   });
 
   it('reads --log-format from raw argv, both spellings, ignoring invalid values (left to yargs)', () => {

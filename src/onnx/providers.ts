@@ -97,12 +97,22 @@ export async function probeProvider(provider: ConcreteProvider, deviceId?: numbe
     }
     return { ok: true };
   } catch (error) {
-    return { ok: false, reason: provider === 'cuda' ? explainCudaFailure(error) : oneLine((error as Error).message) };
+    return { ok: false, reason: provider === 'cuda' ? explainCudaFailure(error) : ortReason(error) };
   }
 }
 
 export function providerOption(provider: ConcreteProvider, deviceId?: number): ort.InferenceSession.ExecutionProviderConfig {
   return provider === 'cuda' && deviceId !== undefined ? { name: 'cuda', deviceId } : provider;
+}
+
+/**
+ * ONNX Runtime's exception text in one line, without the C++ source location and failed-check prefix it puts before
+ * the reason ("/onnxruntime_src/...cc:136 <signature> <check> was false. Failed to get a WebGPU adapter: ...").
+ */
+export function ortReason(error: unknown): string {
+  const text = oneLine(error instanceof Error ? error.message : String(error));
+  const located = /^\S+\.(?:cc|cpp|h):\d+ .* was false\. (.+)$/.exec(text);
+  return located ? located[1] : text;
 }
 
 function oneLine(text: string): string {

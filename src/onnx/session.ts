@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { ConfigError, InfrastructureError } from '../errors.ts';
 import { errorText } from '../redact.ts';
-import { explainCudaFailure, PROVIDER_CHOICES, providerOption, type ConcreteProvider, type ExecutionProvider } from './providers.ts';
+import { explainCudaFailure, ortReason, PROVIDER_CHOICES, providerOption, type ConcreteProvider, type ExecutionProvider } from './providers.ts';
 
 export { PROVIDER_CHOICES, type ConcreteProvider, type ExecutionProvider } from './providers.ts';
 
@@ -48,7 +48,7 @@ export async function openSession(model: Uint8Array, file: string, options: Sess
       const session = await ort.InferenceSession.create(model, { ...base, executionProviders: [providerOption(accelerator, deviceId), 'cpu'] });
       return { session, provider: accelerator, reason: provider === 'auto' ? `auto: CUDA provider loaded${device}` : `requested${device}` };
     } catch (error) {
-      const why = accelerator === 'cuda' ? explainCudaFailure(error) : errorText(error);
+      const why = accelerator === 'cuda' ? explainCudaFailure(error) : ortReason(error);
       if (provider !== 'auto') throw new InfrastructureError(`cannot start the ${accelerator === 'cuda' ? 'CUDA' : 'WebGPU'} execution provider${device}: ${why}`);
       return { session: await openCpu(model, file, base), provider: 'cpu', reason: `auto: CUDA provider not available: ${why}` };
     }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EXIT_CODES, InfrastructureError } from '../../src/errors.ts';
 import { encodeModel } from '../../src/onnx/model.ts';
-import { cudaProviderLibrary, probeProvider } from '../../src/onnx/providers.ts';
+import { cudaProviderLibrary, ortReason, probeProvider } from '../../src/onnx/providers.ts';
 import { openSession } from '../../src/onnx/session.ts';
 import { tinyCnn } from '../helpers/tiny-models.ts';
 
@@ -44,6 +44,21 @@ describe('openSession', () => {
     expect((error as InfrastructureError).exitCode).toBe(EXIT_CODES.infrastructure);
     expect((error as Error).message).toMatch(/^cannot start the CUDA execution provider: /);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('an explicit webgpu without an adapter is exit 4 with ONNX Runtime\'s reason, minus its C++ source location', async () => {
+    const probe = await probeProvider('webgpu');
+    if (probe.ok) return;
+    const error = await openSession(model, 'tiny.onnx', { provider: 'webgpu' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InfrastructureError);
+    expect((error as Error).message).toBe(`cannot start the WebGPU execution provider: ${probe.reason}`);
+    expect(probe.reason).not.toMatch(/onnxruntime_src|\.cc:\d+/);
+  });
+
+  it('ortReason keeps the reason of a failed ORT check and leaves other messages whole', () => {
+    const ort = new Error('/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 void f()::<lambda()> status == Success was false. Failed to get a WebGPU adapter: No supported adapters\n');
+    expect(ortReason(ort)).toBe('Failed to get a WebGPU adapter: No supported adapters');
+    expect(ortReason(new Error('Failed to load shared library'))).toBe('Failed to load shared library');
   });
 
   it('rejects --device-id with cpu or webgpu, negative ids and unknown providers (exit 2)', async () => {

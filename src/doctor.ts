@@ -50,6 +50,7 @@ export interface DoctorOptions {
   /** A provider the user wants checked (webgpu and tensorrt are probed only when named). */
   provider?: ExecutionProvider;
   deviceId?: number;
+  /** For the S3 settings (default process.env); the SDK's credential chain always reads process.env. */
   env?: NodeJS.ProcessEnv;
   /** Seconds for nvidia-smi and for the credential chain. */
   timeoutSeconds?: number;

@@ -78,6 +78,19 @@ export const log = {
   error: (msg: string, fields?: LogFields) => emit('error', msg, fields),
 };
 
+let warningsRouted = false;
+
+/**
+ * Node's process warnings (deprecations, the AWS SDK's Node version notice) go through the log instead of Node's
+ * own multi-line stderr output, so `--log-format json` stays one object per line. Idempotent.
+ */
+export function routeProcessWarnings(): void {
+  if (warningsRouted) return;
+  warningsRouted = true;
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => log.warn(`${warning.name}: ${warning.message.replace(/\s*\n\s*/g, ' ')}`, { event: 'process-warning', name: warning.name }));
+}
+
 /** An input notice (src/notices.ts) as a warning line; in json with all its fields. */
 export function logNotice(notice: InputNotice): void {
   log.warn(notice.message, { event: 'notice', ...notice });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.ts';
-import { captureLog, interactive, log, logFormatFromArgv, logNotice, setLogFormat } from '../src/log.ts';
+import { captureLog, interactive, log, logFormatFromArgv, logNotice, routeProcessWarnings, setLogFormat } from '../src/log.ts';
 import { notice } from '../src/notices.ts';
 import { createProgress } from '../src/pipeline/progress.ts';
 
@@ -76,6 +76,22 @@ describe('log lines', () => {
     }
     expect(lines[0]).toBe('heatgate: warning: 2 label rows match no image\n');
     expect(JSON.parse(lines[1])).toMatchObject({ level: 'warn', msg: '2 label rows match no image', event: 'notice', kind: 'unmatched-label-rows', count: 2, examples: ['x.png', 'y.png'] });
+  });
+
+  it("Node's process warnings come out as log lines, one JSON object each", async () => {
+    routeProcessWarnings();
+    setLogFormat('json');
+    const lines: string[] = [];
+    const restore = captureLog((l) => lines.push(l));
+    try {
+      process.emitWarning('The AWS SDK for JavaScript (v3)\nwill require node >=22.', 'NodeVersionSupportWarning');
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      restore();
+    }
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ level: 'warn', msg: 'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3) will require node >=22.', event: 'process-warning' }),
+    ]);
   });
 
   it('reads --log-format from raw argv, both spellings, ignoring invalid values (left to yargs)', () => {

@@ -1,7 +1,7 @@
 import yargs from 'yargs';
 import { EXIT_CODES, HeatgateError } from '../errors.ts';
 import { tool } from '../gate/verdict.ts';
-import { LOG_FORMATS, log, logFormatFromArgv, setLogFormat, type LogFormat } from '../log.ts';
+import { LOG_FORMATS, log, logFormatFromArgv, routeProcessWarnings, setLogFormat, type LogFormat } from '../log.ts';
 import { commands } from './commands/index.ts';
 
 /**
@@ -11,6 +11,7 @@ import { commands } from './commands/index.ts';
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT_CODES.pass;
   setLogFormat(logFormatFromArgv(argv) ?? 'text');
+  routeProcessWarnings();
   const parser = yargs(argv)
     .scriptName('heatgate')
     .strict()

@@ -2,7 +2,7 @@ import { ConfigError, InfrastructureError, InputError, singleLine } from '../err
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
 import { nonFinite } from '../onnx/probe.ts';
-import { openSession, ort, type ExecutionProvider } from '../onnx/session.ts';
+import { openSession, ort, type ConcreteProvider, type ExecutionProvider } from '../onnx/session.ts';
 import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
 import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
 import { methodFor } from './methods.ts';
@@ -14,6 +14,8 @@ export interface ExplainerOptions {
   layers?: string[];
   method?: string;
   provider?: ExecutionProvider;
+  /** CUDA device ordinal. */
+  deviceId?: number;
   threads?: number;
   /** Let a method with an in-graph reduction (Grad-CAM) compute its map inside the session; default true. */
   inGraph?: boolean;
@@ -51,11 +53,13 @@ export class Explainer {
     readonly method: CamMethod,
     private readonly augmented: AugmentedModel,
     private readonly session: ort.InferenceSession,
-    readonly provider: 'cpu' | 'cuda',
+    readonly provider: ConcreteProvider,
+    /** Why this provider (auto's choice and reason, or "requested"). */
+    readonly providerReason: string,
     private readonly runner: CamRunner,
   ) {}
 
-  private providerOptions: { provider?: ExecutionProvider; threads?: number } = {};
+  private providerOptions: { provider?: ExecutionProvider; deviceId?: number; threads?: number } = {};
   /** The head cut out as its own model (target activation → logits), opened on first use. */
   private head: Promise<ort.InferenceSession> | undefined;
 
@@ -64,12 +68,14 @@ export class Explainer {
     const model = await inspectModel(file, { height: options.height, width: options.width });
     const layers = chooseLayers(model.candidates, options.layers, file);
     const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
-    const { session, provider } = await openSession(augmented.bytes, file, { provider: options.provider, threads: options.threads, origin: 'heatgate' });
-    const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, {
+    const providerOptions = { provider: options.provider, deviceId: options.deviceId, threads: options.threads, origin: 'heatgate' as const };
+    const { session, provider, reason } = await openSession(augmented.bytes, file, providerOptions);
+    const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, reason, {
       scoresForInputs: (inputs, target) => explainer.scoresForInputs(inputs, target),
       scoresForActivations: (activations, target) => explainer.scoresForActivations(activations, target),
     });
-    explainer.providerOptions = { provider: options.provider, threads: options.threads };
+    // The head runs where the main session does (auto has already chosen).
+    explainer.providerOptions = { threads: options.threads, provider, deviceId: provider === 'cuda' ? options.deviceId : undefined };
     return explainer;
   }
 

@@ -1,5 +1,8 @@
 import yargs from 'yargs';
 import { EXIT_CODES, HeatgateError, singleLine } from '../errors.ts';
+import { tool } from '../gate/verdict.ts';
+import { LOG_FORMATS, log, logFormatFromArgv, routeProcessWarnings, setLogFormat, type LogFormat } from '../log.ts';
+import { redact } from '../redact.ts';
 import type { HeatgateCommand } from './commands/types.ts';
 
 export interface MainOptions {
@@ -20,6 +23,9 @@ const loadCommands = async () => (await import('./commands/index.ts')).commands;
  */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const debug = argv.includes('--debug');
+  // Before anything can fail: a startup failure is logged in the format asked for.
+  setLogFormat(logFormatFromArgv(argv) ?? 'text');
+  routeProcessWarnings();
   let commands: readonly HeatgateCommand[];
   try {
     commands = await (options.loadCommands ?? loadCommands)();
@@ -30,11 +36,13 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const parser = yargs(argv)
     .scriptName('heatgate')
     .strict()
-    .demandCommand(1, 'name a command (see --help)')
+    .demandCommand(1, 'name a command')
     .recommendCommands()
     .option('debug', { type: 'boolean', default: false, global: true, describe: 'print the stack trace of an internal error' })
     .help()
-    .version(false)
+    .version('version', 'print the heatgate version', tool().version)
+    .option('log-format', { choices: LOG_FORMATS, default: 'text' as LogFormat, global: true, describe: 'stderr lines: text, or json (one object per line)' })
+    .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((message, error) => {
       throw error ?? new UsageMessage(message);
@@ -59,18 +67,18 @@ class UsageMessage extends Error {}
 
 function reportError(error: unknown, debug: boolean): number {
   if (error instanceof UsageMessage) {
-    process.stderr.write(`heatgate: ${error.message}\n(run heatgate --help for usage)\n`);
+    log.error(`${error.message} (run heatgate --help for usage)`, { exitCode: EXIT_CODES.usage });
     return EXIT_CODES.usage;
   }
   if (error instanceof HeatgateError && error.kind !== 'bug') {
-    process.stderr.write(`heatgate: error: ${error.message}\n`);
+    log.error(error.message, { exitCode: error.exitCode, ...(error.file && { file: error.file }) });
     return error.exitCode;
   }
-  process.stderr.write(
-    `heatgate: internal error (a bug in heatgate; please report it): ${oneLine(error)}` +
-      `${debug ? '' : '; run with --debug for the stack trace'}\n`,
+  log.error(
+    `internal error (a bug in heatgate; please report it): ${oneLine(error)}${debug ? '' : '; run with --debug for the stack trace'}`,
+    { exitCode: EXIT_CODES.bug },
   );
-  if (debug) process.stderr.write(`${stackOf(error)}\n`);
+  if (debug) process.stderr.write(`${redact(stackOf(error))}\n`);
   return EXIT_CODES.bug;
 }
 
@@ -87,11 +95,11 @@ function reportStartupFailure(error: unknown, debug: boolean): number {
   if (!native) return reportError(error, debug); // our own module failing to initialise is a bug
   const message = oneLine(native);
   const addon = /onnxruntime/i.test(message) ? 'onnxruntime-node' : /sharp|libvips/i.test(message) ? 'sharp' : 'a native dependency';
-  process.stderr.write(
-    `heatgate: cannot start: ${addon} failed to load (${message}); reinstall with npm ci on this platform` +
-      `${debug ? '' : ' (--debug for the stack trace)'}\n`,
+  log.error(
+    `cannot start: ${addon} failed to load (${message}); reinstall with npm ci on this platform${debug ? '' : ' (--debug for the stack trace)'}`,
+    { exitCode: EXIT_CODES.infrastructure },
   );
-  if (debug) process.stderr.write(`${stackOf(error)}\n`);
+  if (debug) process.stderr.write(`${redact(stackOf(error))}\n`);
   return EXIT_CODES.infrastructure;
 }
 

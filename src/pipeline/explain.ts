@@ -19,6 +19,8 @@ import type { InputNotice } from '../notices.ts';
 import { checkInputs, type CheckedInputs } from './inputs.ts';
 import { labelsFromCoco, loadClassNames, readLabelRows, resolveLabels } from './labels.ts';
 import { createProgress } from './progress.ts';
+import { log } from '../log.ts';
+import { errorText } from '../redact.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { prepareOutDir } from '../storage/out-dir.ts';
 import {
@@ -60,6 +62,8 @@ export interface ExplainRunOptions {
   mean?: [number, number, number];
   std?: [number, number, number];
   provider?: ExecutionProvider;
+  /** CUDA device ordinal. */
+  deviceId?: number;
   threads?: number;
   resume?: boolean;
   quiet?: boolean;
@@ -87,7 +91,8 @@ export interface ExplainSummary {
   modelSha256: string;
   /** sha256 over the sorted (image path, content sha256) list of the images in results.jsonl, resumed ones included. */
   dataSha256: string;
-  explainer: { method: string; layers: string[]; provider: string; input: string };
+  /** `provider` runs the model; `providerReason` says why (auto's choice, or "requested"). */
+  explainer: { method: string; layers: string[]; provider: string; providerReason: string; input: string };
   /** What was left out of the inputs, and why (skipped files, unmatched or repeated label rows). */
   notices: InputNotice[];
 }
@@ -108,7 +113,15 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     layers: options.layers,
     method: options.method,
     provider: options.provider,
+    deviceId: options.deviceId,
     threads: options.threads,
+  });
+  // auto's choice is worth a line in the pipeline log; an explicit --provider is what was asked for.
+  if (options.provider === 'auto') log.info(`provider: ${explainer.provider} (${explainer.providerReason})`, {
+    event: 'provider',
+    model: options.model,
+    provider: explainer.provider,
+    reason: explainer.providerReason,
   });
   try {
     const modelSha256 = await sha256File(options.model);
@@ -194,6 +207,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
         method: explainer.method.name,
         layers: explainer.layers.map((l) => l.tensor),
         provider: explainer.provider,
+        providerReason: explainer.providerReason,
         input: `${shape.layout} ${shape.channels}x${shape.height}x${shape.width}`,
       },
       notices: inputs.notices,
@@ -243,7 +257,7 @@ async function readImage(image: string, root: string, preprocess: PreprocessOpti
   try {
     return { image, sha256, prepared: await prepareImage(bytes, preprocess, file) };
   } catch (error) {
-    if (error instanceof InputError) return { image, sha256, error: error.message };
+    if (error instanceof InputError) return { image, sha256, error: errorText(error) };
     throw error;
   }
 }

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { interactive, log } from '../log.ts';
 
 export interface Progress {
   start(total: number, alreadyDone: number): void;
@@ -6,10 +7,13 @@ export interface Progress {
   stop(): void;
 }
 
-/** A bar on a terminal; elsewhere (pipeline logs) a line every `everySeconds`. Writes to stderr. */
+/**
+ * A bar on a terminal (text log format); elsewhere (pipeline logs, `--log-format json`) a log line every
+ * `everySeconds`, through src/log.ts: plain text or one JSON object with the counts as fields, never ANSI codes.
+ */
 export function createProgress(label: string, options: { quiet?: boolean; everySeconds?: number } = {}): Progress {
   if (options.quiet) return { start() {}, advance() {}, stop() {} };
-  if (process.stderr.isTTY) {
+  if (interactive()) {
     const bar = new cliProgress.SingleBar(
       { format: `${label} [{bar}] {value}/{total} images | {percentage}% | {rate} img/s | eta {eta_formatted}`, stream: process.stderr, hideCursor: true },
       cliProgress.Presets.shades_classic,
@@ -42,7 +46,8 @@ export function createProgress(label: string, options: { quiet?: boolean; everyS
   const line = () => {
     const seconds = (performance.now() - startedAt) / 1000;
     const rate = (done - initial) / Math.max(seconds, 1e-3);
-    process.stderr.write(`${label}: ${done}/${total} images (${total ? Math.floor((100 * done) / total) : 100}%), ${rate.toFixed(1)} img/s\n`);
+    const percent = total ? Math.floor((100 * done) / total) : 100;
+    log.info(`${done}/${total} images (${percent}%), ${rate.toFixed(1)} img/s`, { event: 'progress', label, done, total, percent, rate: round1(rate) });
     lastLine = performance.now();
   };
   return {
@@ -50,7 +55,7 @@ export function createProgress(label: string, options: { quiet?: boolean; everyS
       total = t;
       done = initial = alreadyDone;
       startedAt = lastLine = performance.now();
-      if (alreadyDone > 0) process.stderr.write(`${label}: resuming, ${alreadyDone} of ${t} images already done\n`);
+      if (alreadyDone > 0) log.info(`resuming, ${alreadyDone} of ${t} images already done`, { event: 'resume', label, done: alreadyDone, total: t });
     },
     advance(count) {
       done += count;
@@ -61,3 +66,5 @@ export function createProgress(label: string, options: { quiet?: boolean; everyS
     },
   };
 }
+
+const round1 = (v: number) => Math.round(v * 10) / 10;

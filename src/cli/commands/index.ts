@@ -1,4 +1,5 @@
 import { demoCommand } from './demo.ts';
+import { doctorCommand } from './doctor.ts';
 import { explainCommand } from './explain.ts';
 import { gateCommand } from './gate.ts';
 import { layersCommand } from './layers.ts';
@@ -7,4 +8,4 @@ import { submitCommand } from './submit.ts';
 import type { HeatgateCommand } from './types.ts';
 
 /** The one list of CLI commands. */
-export const commands: HeatgateCommand[] = [runCommand, explainCommand, gateCommand, layersCommand, demoCommand, submitCommand];
+export const commands: HeatgateCommand[] = [runCommand, explainCommand, gateCommand, layersCommand, doctorCommand, demoCommand, submitCommand];

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { ConfigError } from '../../errors.ts';
 import { DEFAULT_MAX_PIXELS } from '../../imaging/decode.ts';
+import { PROVIDER_CHOICES } from '../../onnx/providers.ts';
 import type { ExplainRunOptions, TargetSpec } from '../../pipeline/explain.ts';
 
 /** Flags shared by `explain` and `run`: model, images, explanation and preprocessing. */
@@ -21,7 +22,12 @@ export function explainFlags(y: Argv) {
     .option('normalize', { choices: ['imagenet', 'unit', 'raw'] as const, describe: 'pixel normalisation (default: model metadata heatgate.normalize, else imagenet)' })
     .option('mean', { type: 'string', describe: 'per-channel mean r,g,b on the --normalize pixel scale (0..1; 0..255 with raw); with --std' })
     .option('std', { type: 'string', describe: 'per-channel std r,g,b on the same scale; with --mean' })
-    .option('provider', { choices: ['cpu', 'cuda', 'auto'] as const, default: 'cpu' as const, describe: 'ONNX Runtime execution provider' })
+    .option('provider', {
+      choices: PROVIDER_CHOICES,
+      default: 'cpu' as const,
+      describe: 'ONNX Runtime execution provider; auto: CUDA when its provider loads, else CPU (says which and why)',
+    })
+    .option('device-id', { type: 'number', describe: 'CUDA device ordinal (with --provider cuda or auto); default 0' })
     .option('threads', { type: 'number', default: 0, describe: 'intra-op threads (0 = one per core)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run in the same --out' })
     .option('shard', { type: 'string', describe: 'i/n: take every n-th image of the sorted list, starting at i' })
@@ -48,6 +54,7 @@ export function explainOptionsFrom(args: Record<string, any>): ExplainRunOptions
     mean: args.mean === undefined ? undefined : triple('--mean', args.mean),
     std: args.std === undefined ? undefined : triple('--std', args.std),
     provider: args.provider,
+    deviceId: args.deviceId,
     threads: args.threads,
     resume: args.resume,
     quiet: args.quiet,

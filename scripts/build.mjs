@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// `npm run build`: compiles src/ to dist/ (tsc -p tsconfig.build.json) from a clean dist/, then copies the assets
+// the compiled code reads at run time: every non-TypeScript file under src/ (policy schema, default policy; not the
+// READMEs) to the same path under dist/, and the top-level schemas/*.json to dist/schemas/.
+// Plain JavaScript so it runs right after `npm ci` (the `prepare` script), before anything is compiled.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+
+const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+if (!existsSync(tsc)) {
+  // e.g. `npm ci --omit=dev`, which still runs `prepare`: install with dev dependencies, or add --ignore-scripts.
+  process.stderr.write('heatgate build: typescript is not installed (dev dependencies omitted?); run `npm ci` with dev dependencies\n');
+  process.exit(1);
+}
+rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+const isAsset = (name) => !name.endsWith('.ts') && name !== 'README.md';
+function copyAssets(from, to) {
+  for (const name of readdirSync(from)) {
+    const source = path.join(from, name);
+    if (statSync(source).isDirectory()) copyAssets(source, path.join(to, name));
+    else if (isAsset(name)) cpSync(source, path.join(to, name));
+  }
+}
+copyAssets(path.join(root, 'src'), dist);
+
+const schemas = path.join(root, 'schemas');
+if (existsSync(schemas)) {
+  for (const name of readdirSync(schemas).filter((n) => n.endsWith('.json'))) cpSync(path.join(schemas, name), path.join(dist, 'schemas', name));
+}

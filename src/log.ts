@@ -62,10 +62,14 @@ function emit(level: LogLevel, msg: string, fields?: LogFields): void {
     const record = { time: new Date().toISOString(), level, msg, ...fields };
     line = JSON.stringify(record, (_key, value) => (typeof value === 'string' ? clean(value) : value));
   } else {
-    line = redact(`${TEXT_PREFIX[level]}${msg}`);
-    if (!sink.isTTY) line = stripVTControlCharacters(line);
+    line = textLine(`${TEXT_PREFIX[level]}${msg}`);
   }
   sink.write(`${line}\n`);
+}
+
+function textLine(text: string): string {
+  const line = redact(text);
+  return sink.isTTY ? line : stripVTControlCharacters(line);
 }
 
 function clean(value: string): string {
@@ -91,9 +95,18 @@ export function routeProcessWarnings(): void {
   process.on('warning', (warning) => log.warn(`${warning.name}: ${warning.message.replace(/\s*\n\s*/g, ' ')}`, { event: 'process-warning', name: warning.name }));
 }
 
-/** An input notice (src/notices.ts) as a warning line; in json with all its fields. */
+/**
+ * An input notice (src/notices.ts): in text one `heatgate: notice:` line naming where it came from and a few
+ * examples; in json a warning with all its fields.
+ */
 export function logNotice(notice: InputNotice): void {
-  log.warn(notice.message, { event: 'notice', ...notice });
+  if (format === 'json') {
+    log.warn(notice.message, { event: 'notice', ...notice });
+    return;
+  }
+  const where = `${notice.source}${notice.file ? ` ${notice.file}` : ''}`;
+  const examples = notice.examples.length > 0 ? ` (e.g. ${notice.examples.slice(0, 3).join(', ')})` : '';
+  sink.write(`${textLine(`heatgate: notice: ${where}: ${notice.message}${examples}`)}\n`);
 }
 
 /** Sends log lines to `write` until the returned function is called (tests, embedding). */

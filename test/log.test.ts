@@ -2,7 +2,7 @@
  * Logs for pipelines (src/log.ts, `--log-format`): text as before, json as one object per line on stderr for
  * progress, notices and errors; no ANSI escape codes off a terminal.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -63,7 +63,7 @@ describe('log lines', () => {
     expect(b).toMatchObject({ level: 'error', msg: 'multi\nline' });
   });
 
-  it('input notices are warnings; json carries the notice fields', () => {
+  it('input notices are notice lines naming their source; json carries the notice fields as a warning', () => {
     const n = notice({ source: '--labels', file: 'l.csv', kind: 'unmatched-label-rows', count: 2, examples: ['x.png', 'y.png'], message: '2 label rows match no image' });
     const lines: string[] = [];
     const restore = captureLog((l) => lines.push(l));
@@ -74,7 +74,7 @@ describe('log lines', () => {
     } finally {
       restore();
     }
-    expect(lines[0]).toBe('heatgate: warning: 2 label rows match no image\n');
+    expect(lines[0]).toBe('heatgate: notice: --labels l.csv: 2 label rows match no image (e.g. x.png, y.png)\n');
     expect(JSON.parse(lines[1])).toMatchObject({ level: 'warn', msg: '2 label rows match no image', event: 'notice', kind: 'unmatched-label-rows', count: 2, examples: ['x.png', 'y.png'] });
   });
 
@@ -143,9 +143,15 @@ describe('heatgate --log-format json', () => {
     expect(usage.code).toBe(2);
     expect(jsonLines(usage.stderr)).toEqual([expect.objectContaining({ level: 'error', exitCode: 2, msg: expect.stringContaining('Missing required arguments: images, out') })]);
     const dir = await mkdtemp(path.join(tmpdir(), 'heatgate-jsonlog-err-'));
-    const input = await cli(['explain', '--log-format', 'json', '--model', path.join(dir, 'none.onnx'), '--images', dir, '--out', dir]);
+    // A missing --model is a usage error (2); a file that is not ONNX is input data (3).
+    const missing = await cli(['explain', '--log-format', 'json', '--model', path.join(dir, 'none.onnx'), '--images', dir, '--out', dir]);
+    expect(missing.code).toBe(2);
+    expect(jsonLines(missing.stderr)).toEqual([expect.objectContaining({ level: 'error', exitCode: 2, msg: expect.stringContaining('none.onnx') })]);
+    await writeFile(path.join(dir, 'bad.onnx'), 'not an onnx model');
+    await writeFile(path.join(dir, 'a.png'), await readFile('examples/underpass/images/frame_0000.png'));
+    const input = await cli(['explain', '--log-format', 'json', '--model', path.join(dir, 'bad.onnx'), '--images', dir, '--out', path.join(dir, 'out')]);
     expect(input.code).toBe(3);
-    expect(jsonLines(input.stderr)).toEqual([expect.objectContaining({ level: 'error', exitCode: 3, file: path.join(dir, 'none.onnx') })]);
+    expect(jsonLines(input.stderr)).toEqual([expect.objectContaining({ level: 'error', exitCode: 3, file: path.join(dir, 'bad.onnx') })]);
   });
 
   it('text stays the default, and an unknown format is a usage error', async () => {

@@ -88,7 +88,7 @@ describe('at the exits', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(code).toBe(3);
+    expect(code).toBe(2); // a missing --model is a usage error, named without the secret
     expect(stderr).toContain(REDACTED);
     expect(stderr).not.toContain(path.basename(secretDir));
 

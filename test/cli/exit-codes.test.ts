@@ -108,7 +108,7 @@ describe('exit codes', () => {
     };
     const result = await cli(['layers', model], { loadCommands });
     expect(result.code).toBe(EXIT_CODES.infrastructure);
-    expect(expectOneLine(result)).toMatch(/^heatgate: cannot start: sharp failed to load \(Could not load the "sharp" module/);
+    expect(expectOneLine(result)).toMatch(/^heatgate: error: cannot start: sharp failed to load \(Could not load the "sharp" module/);
   });
 
   it('4 or 2: output I/O errors are storage trouble unless the path itself is unusable', () => {
@@ -134,7 +134,7 @@ describe('exit codes', () => {
     const result = await cli(['boom'], { loadCommands });
     expect(result.code).toBe(EXIT_CODES.bug);
     expect(expectOneLine(result)).toBe(
-      "heatgate: internal error (a bug in heatgate; please report it): Cannot read properties of undefined (reading 'dims'); run with --debug for the stack trace",
+      "heatgate: error: internal error (a bug in heatgate; please report it): Cannot read properties of undefined (reading 'dims'); run with --debug for the stack trace",
     );
     const debug = await cli(['boom', '--debug'], { loadCommands });
     expect(debug.code).toBe(EXIT_CODES.bug);
@@ -147,7 +147,7 @@ describe('exit codes', () => {
       const result = await cli(explain(path.join(dir, 'bug')));
       expect(result.code).toBe(EXIT_CODES.bug);
       expect(expectOneLine(result)).toMatch(
-        new RegExp(`^heatgate: internal error \\(a bug in heatgate; please report it\\): ${model}: ONNX Runtime rejected the graph heatgate built`),
+        new RegExp(`^heatgate: error: internal error \\(a bug in heatgate; please report it\\): ${model}: ONNX Runtime rejected the graph heatgate built`),
       );
     } finally {
       state.breakAugmentedGraph = false;

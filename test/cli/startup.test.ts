@@ -16,6 +16,6 @@ describe('startup', () => {
   it('reports an onnxruntime-node that does not load as exit 4 with one line', async () => {
     const result = await cli(['layers', 'model.onnx']);
     expect(result.code).toBe(4);
-    expect(expectOneLine(result)).toMatch(/^heatgate: cannot start: onnxruntime-node failed to load \(.*onnxruntime_binding\.node: cannot open shared object file/);
+    expect(expectOneLine(result)).toMatch(/^heatgate: error: cannot start: onnxruntime-node failed to load \(.*onnxruntime_binding\.node: cannot open shared object file/);
   });
 });

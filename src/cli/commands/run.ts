@@ -1,4 +1,5 @@
 import { EXIT_CODES } from '../../errors.ts';
+import { logNotice } from '../../log.ts';
 import { runGate } from '../../pipeline/run.ts';
 import { formatNumber } from '../../gate/verdict.ts';
 import type { RunResult } from '../../pipeline/run.ts';
@@ -27,6 +28,7 @@ export const runCommand: HeatgateCommand = {
       coco: args.coco,
       cocoEmptyClass: args.cocoEmptyClass,
     });
+    for (const n of result.notices) logNotice(n);
     process.stdout.write(describeRun(result));
     return result.gate.verdict.verdict === 'fail' && args.fail ? EXIT_CODES.gateFailed : EXIT_CODES.pass;
   },

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { InfrastructureError, InputError } from '../errors.ts';
 
 /**
- * One line of results.jsonl (ARCHITECTURE.md contract). `metrics` is an open map: new metric names may
+ * One line of results.jsonl (docs/outputs.md). `metrics` is an open map: new metric names may
  * appear at any time; `null` means "could not be computed" and is skipped by every aggregate.
  */
 export interface ResultRecord {

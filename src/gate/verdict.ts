@@ -5,7 +5,7 @@ import type { ImageRef } from './aggregator.ts';
 export { formatNumber } from '../format.ts';
 
 /**
- * verdict.json (ARCHITECTURE.md contract). Outcomes follow Evidently/deepchecks: a rule passes, fails, only
+ * verdict.json (docs/outputs.md). Outcomes follow Evidently/deepchecks: a rule passes, fails, only
  * warns (severity warn), or is skipped with a reason when its metric has no values. A failed gate is data,
  * not an exception.
  */

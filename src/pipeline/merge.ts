@@ -218,6 +218,9 @@ async function checkShards(storage: Storage, prefix: Location, folders: ShardFol
   const missing = [...Array(n).keys()].filter((i) => !byIndex.has(i));
   if (missing.length > 0) throw fail(`missing shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}`).join(', ')} (no shard-${missing[0]} folder)`);
   const first = shards[0];
+  if (first.manifest.command !== 'run') {
+    throw fail(`${first.name} was made by \`heatgate ${first.manifest.command}\`; merge gates the shards of \`heatgate run --shard i/n\``);
+  }
   for (const s of shards.slice(1)) {
     const differences = manifestDifferences(runOf(first.manifest), runOf(s.manifest));
     if (differences.length > 0) {

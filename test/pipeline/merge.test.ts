@@ -171,6 +171,14 @@ describe('heatgate merge: shards that are not one complete run', () => {
     expect(await exists(path.join(out, 'verdict.json'))).toBe(false);
   });
 
+  it('shards of `heatgate explain` (no gate): exit 3 naming the command', async () => {
+    const shards = path.join(dir, 'explained');
+    const result = await cli(['explain', '--model', path.join(EXAMPLE, 'models/clean.onnx'), '--images', path.join(EXAMPLE, 'images'), '--quiet',
+      '--no-overlays', '--shard', '0/1', '--out', path.join(shards, 'shard-0')]);
+    expect(result.code, result.stderr).toBe(0);
+    await expectShardError(shards, /shard-0 was made by `heatgate explain`/);
+  }, 60_000);
+
   it('no shard folders at all: exit 3', async () => {
     await expectShardError(path.join(EXAMPLE, 'images'), /no shard-<i> folders here/);
   });

@@ -14,7 +14,7 @@ import { renderSummaryMarkdown } from '../report/summary-md.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { NotFoundError } from '../storage/errors.ts';
 import { fetchAhead } from '../storage/fetch-ahead.ts';
-import { formatLocation, joinLocation, parseLocation, type Location } from '../storage/location.ts';
+import { formatLocation, joinLocation, parseLocation, relativeLocation, type Location } from '../storage/location.ts';
 import { COMMIT_MARKER, RESULTS_FILE, type OutputTarget } from '../storage/output.ts';
 import { Storage } from '../storage/storage.ts';
 import { manifestDifferences, MANIFEST_FILE, MANIFEST_VERSION, type RunManifest } from './run-manifest.ts';
@@ -75,6 +75,8 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
 
   const shards = await checkShards(storage, prefix, await listShardFolders(storage, prefix));
   const first = shards[0];
+  const inside = shards.find((s) => relativeLocation(s.location, outLoc) !== undefined);
+  if (inside) throw new ConfigError(`is inside ${inside.name}: the merged outputs would overwrite that shard's; use e.g. <prefix>/merged`, `--out ${options.out}`);
   if (first.manifest.policy && first.manifest.policy.sha256 !== policy.source.sha256) {
     throw new ConfigError(
       `is not the policy the shards ran with (theirs: ${first.manifest.policy.file}, sha256 ${first.manifest.policy.sha256.slice(0, 12)}…; ` +
@@ -296,7 +298,10 @@ async function mergeResults(storage: Storage, shards: Shard[], sub: string): Pro
     lines.push(line);
     records.push(record);
     for (const rel of [record.overlay, record.heatmap]) {
-      if (typeof rel === 'string') files.set(rel, joinLocation(shard.location, `${sub}${rel}`, `${formatLocation(shard.location)}/${sub}${RESULTS_FILE}`));
+      if (typeof rel !== 'string') continue;
+      const source = `${formatLocation(shard.location)}/${sub}${RESULTS_FILE}`;
+      if (rel.startsWith('/') || rel.split('/').includes('..')) throw new InputError(`${record.image}: file path ${JSON.stringify(rel)} leaves the shard folder`, source);
+      files.set(rel, joinLocation(shard.location, `${sub}${rel}`, source));
     }
   }
   return { lines, records, files };
@@ -334,7 +339,7 @@ async function imagesFingerprint(storage: Storage, manifest: RunManifest, record
   const sizes = fetchAhead(
     records,
     async (r) => {
-      const s = await storage.stat(joinLocation(root, r.image)).catch(() => undefined);
+      const s = await storage.stat(joinLocation(root, r.image)); // undefined when gone; storage errors stay errors
       return `${r.image}\t${s?.kind === 'file' ? s.size : -1}\n`;
     },
     { concurrency: 16 },

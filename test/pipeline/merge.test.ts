@@ -179,6 +179,15 @@ describe('heatgate merge: shards that are not one complete run', () => {
     await expectShardError(shards, /shard-0 was made by `heatgate explain`/);
   }, 60_000);
 
+  it('--out inside a shard folder: exit 2, the shard untouched', async () => {
+    const before = await read(path.join(work, 'shard-0', 'results.jsonl'));
+    const result = await cli(['merge', '--shards-from', work, '--out', path.join(work, 'shard-0', 'merged')]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(expectOneLine(result)).toMatch(/--out .*: is inside shard-0/);
+    expect(await read(path.join(work, 'shard-0', 'results.jsonl'))).toBe(before);
+    expect(await exists(path.join(work, 'shard-0', 'merged'))).toBe(false);
+  });
+
   it('no shard folders at all: exit 3', async () => {
     await expectShardError(path.join(EXAMPLE, 'images'), /no shard-<i> folders here/);
   });

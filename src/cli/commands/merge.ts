@@ -19,7 +19,7 @@ export const mergeCommand: HeatgateCommand = {
     const result = await mergeShards({ shardsFrom: args.shardsFrom, out: args.out, policy: args.policy });
     const v = result.gate.verdict;
     process.stdout.write(
-      `heatgate merge: ${v.verdict.toUpperCase()}  ${result.shards} shards, ${v.counts.processed} images, ${v.counts.errors} errors -> ${result.outputs.verdict}\n`,
+      `heatgate merge: ${v.verdict.toUpperCase()}  ${result.shards} shards, ${v.counts.processed} images, ${v.counts.errors} errors, ${result.copied} overlay/heatmap files copied -> ${result.outputs.verdict}\n`,
     );
     for (const reason of v.reasons) process.stdout.write(`  - ${reason}\n`);
     process.stdout.write(`  report: ${result.outputs.report}\n`);

@@ -9,7 +9,9 @@ import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
-import { cli, expectOneLine } from '../cli/helpers.ts';
+import { saveModel } from '../../src/onnx/model.ts';
+import { tinyCnn } from '../helpers/tiny-models.ts';
+import { cli, expectOneLine, png } from '../cli/helpers.ts';
 
 const EXAMPLE = path.resolve('examples/underpass');
 const COMMON = [
@@ -110,6 +112,32 @@ describe('heatgate merge: three shards of the underpass demo', () => {
     expect(result.code).toBe(0);
     expect(await read(path.join(dir, 'no-fail', 'verdict.txt'))).toBe('fail\n');
   });
+});
+
+describe('heatgate merge: uneven shards, input notices, raw heatmaps', () => {
+  it('merges 3 + 2 images like one run: the notice once, heatmaps copied', async () => {
+    const root = path.join(dir, 'tiny');
+    const model = path.join(root, 'tiny.onnx');
+    await saveModel(tinyCnn({ size: 8, channels: 4, classes: 3 }).model, model);
+    const images = path.join(root, 'images');
+    for (let i = 0; i < 5; i++) await png(path.join(images, i === 4 ? 'sub/img4.png' : `img${i}.png`), i);
+    await writeFile(path.join(images, 'notes.txt'), 'not an image'); // a skipped file: every shard notices it
+    const tiny = ['--model', model, '--images', images, '--save-raw', '--quiet'];
+    const shards = path.join(root, 'work');
+    for (const i of [0, 1]) expect((await cli(['run', ...tiny, '--shard', `${i}/2`, '--out', path.join(shards, `shard-${i}`)])).code).toBeLessThanOrEqual(1);
+    const alone = path.join(root, 'single');
+    const expected = await cli(['run', ...tiny, '--out', alone]);
+    const out = path.join(root, 'merged');
+    const result = await cli(['merge', '--shards-from', shards, '--out', out]);
+    expect(result.code, result.stderr).toBe(expected.code);
+    const verdict = await maskedVerdict(out);
+    expect(verdict.notices).toHaveLength(1);
+    expect(verdict.notices[0]).toMatchObject({ kind: 'skipped-unsupported', examples: ['notes.txt'] });
+    expect(verdict).toEqual(await maskedVerdict(alone));
+    expect(await read(path.join(out, 'results.jsonl'))).toBe(await read(path.join(alone, 'results.jsonl')));
+    expect(await read(path.join(out, 'metrics.json'))).toBe(await read(path.join(alone, 'metrics.json')));
+    expect(await readFile(path.join(out, 'heatmaps/sub/img4.png.npy'))).toEqual(await readFile(path.join(shards, 'shard-0', 'heatmaps/sub/img4.png.npy')));
+  }, 60_000);
 });
 
 describe('heatgate merge: shards that are not one complete run', () => {

@@ -6,7 +6,7 @@ import { METRIC_NAMES } from '../analysis/metrics/registry.ts';
 import { ConfigError, InputError } from '../errors.ts';
 import { evaluateResults, resolvePolicy } from '../gate/gate.ts';
 import { parsePolicy, type Policy } from '../gate/policy.ts';
-import { parseRecord, type ResultRecord } from '../gate/records.ts';
+import { parseRecord } from '../gate/records.ts';
 import type { InputNotice } from '../notices.ts';
 import type { GateResult } from '../report/gate-results.ts';
 import { writeGateOutputs, type GateOutputs } from '../report/outputs.ts';
@@ -248,10 +248,16 @@ function runOf(manifest: RunManifest): RunManifest {
   return { ...manifest, createdAt: '', data: { folder: '', files: 0, sha256: '', shard: null } };
 }
 
+interface RecordKey {
+  image: string;
+  imageSha256?: string;
+}
+
 interface MergedResults {
   /** The results lines in the order of one unsharded run. */
   lines: string[];
-  records: ResultRecord[];
+  /** Per line, what the merge needs of its record (not the whole record: memory is the merge's limit). */
+  records: RecordKey[];
   /** Overlay / heatmap path relative to --out → where it is in its shard. */
   files: Map<string, Location>;
 }
@@ -262,7 +268,7 @@ interface MergedResults {
  */
 async function mergeResults(storage: Storage, shards: Shard[], sub: string): Promise<MergedResults> {
   const n = shards.length;
-  const perShard: { line: string; record: ResultRecord }[][] = [];
+  const perShard: { line: string; record: RecordKey & { files: string[] } }[][] = [];
   for (const s of shards) {
     const loc = joinLocation(s.location, `${sub}${RESULTS_FILE}`);
     const where = formatLocation(loc);
@@ -271,7 +277,11 @@ async function mergeResults(storage: Storage, shards: Shard[], sub: string): Pro
       .split('\n')
       .map((line, i) => ({ line, number: i + 1 }))
       .filter(({ line }) => line.trim() !== '')
-      .map(({ line, number }) => ({ line, record: parseRecord(line, where, number) }));
+      .map(({ line, number }) => {
+        const r = parseRecord(line, where, number);
+        const files = [r.overlay, r.heatmap].filter((f): f is string => typeof f === 'string');
+        return { line, record: { image: r.image, ...(typeof r.imageSha256 === 'string' && { imageSha256: r.imageSha256 }), files } };
+      });
     if (rows.length !== s.manifest.data.files) {
       throw new InputError(`holds ${rows.length} records but shard ${s.index}/${n} has ${s.manifest.data.files} images (an interrupted or altered run; rerun the shard)`, where);
     }
@@ -286,7 +296,7 @@ async function mergeResults(storage: Storage, shards: Shard[], sub: string): Pro
     }
   });
   const lines: string[] = [];
-  const records: ResultRecord[] = [];
+  const records: RecordKey[] = [];
   const files = new Map<string, Location>();
   for (let k = 0; k < total; k++) {
     const shard = shards[k % n];
@@ -296,9 +306,8 @@ async function mergeResults(storage: Storage, shards: Shard[], sub: string): Pro
       throw new InputError(`image ${record.image} comes after ${previous}: the shards did not split one sorted image list`, formatLocation(shard.location));
     }
     lines.push(line);
-    records.push(record);
-    for (const rel of [record.overlay, record.heatmap]) {
-      if (typeof rel !== 'string') continue;
+    records.push({ image: record.image, ...(record.imageSha256 && { imageSha256: record.imageSha256 }) });
+    for (const rel of record.files) {
       const source = `${formatLocation(shard.location)}/${sub}${RESULTS_FILE}`;
       if (rel.startsWith('/') || rel.split('/').includes('..')) throw new InputError(`${record.image}: file path ${JSON.stringify(rel)} leaves the shard folder`, source);
       files.set(rel, joinLocation(shard.location, `${sub}${rel}`, source));
@@ -321,9 +330,9 @@ async function mergeNotices(storage: Storage, shards: Shard[]): Promise<InputNot
 }
 
 /** The data fingerprint explainImages computes: sha256 over the sorted `image \t imageSha256` lines. */
-function dataFingerprint(records: readonly ResultRecord[]): string {
+function dataFingerprint(records: readonly RecordKey[]): string {
   const hashes = new Map<string, string>();
-  for (const r of records) if (typeof r.imageSha256 === 'string') hashes.set(r.image, r.imageSha256);
+  for (const r of records) if (r.imageSha256 !== undefined) hashes.set(r.image, r.imageSha256);
   return createHash('sha256')
     .update([...hashes.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}\t${v}\n`).join(''))
     .digest('hex');
@@ -333,7 +342,7 @@ function dataFingerprint(records: readonly ResultRecord[]): string {
  * The whole image list's fingerprint as an unsharded run records it (listFingerprint: `name \t size` lines in the
  * sorted order, -1 for an image no longer there); the sizes are read from the images root through Storage.
  */
-async function imagesFingerprint(storage: Storage, manifest: RunManifest, records: readonly ResultRecord[]): Promise<string> {
+async function imagesFingerprint(storage: Storage, manifest: RunManifest, records: readonly RecordKey[]): Promise<string> {
   const root = parseLocation(manifest.data.folder, `data.folder of ${MANIFEST_FILE}`);
   const hash = createHash('sha256');
   const sizes = fetchAhead(

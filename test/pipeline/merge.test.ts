@@ -257,4 +257,16 @@ describe('heatgate merge through S3', () => {
     const overlay = await server.client().send(new GetObjectCommand({ Bucket: 'runs', Key: 'run-42/merged/overlays/frame_0047.png.png' }));
     expect(Buffer.from(await overlay.Body!.transformToByteArray())).toEqual(await readFile(path.join(work, 'shard-2', 'overlays/frame_0047.png.png')));
   }, 120_000);
+
+  it('reads --policy from s3:// (the policy the shards ran with), and a missing one is exit 2', async () => {
+    await server.client().send(new PutObjectCommand({ Bucket: 'runs', Key: 'policy.yaml', Body: await readFile('src/gate/default-policy.yaml') }));
+    const result = await cli(['merge', '--shards-from', 's3://runs/run-42', '--out', path.join(dir, 'from-s3'), '--policy', 's3://runs/policy.yaml']);
+    expect(result.code, result.stderr).toBe(1);
+    const verdict = await maskedVerdict(path.join(dir, 'from-s3'));
+    expect(verdict.policy.file).toBe('s3://runs/policy.yaml');
+    expect(verdict.rules).toEqual((await maskedVerdict(single)).rules);
+    const missing = await cli(['merge', '--shards-from', 's3://runs/run-42', '--out', path.join(dir, 'no-policy'), '--policy', 's3://runs/nope.yaml']);
+    expect(missing.code).toBe(2);
+    expect(expectOneLine(missing)).toMatch(/--policy s3:\/\/runs\/nope\.yaml: policy file not found/);
+  }, 60_000);
 });

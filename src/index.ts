@@ -11,6 +11,7 @@ export { layerCandidates, defaultLayer, chooseLayers, type LayerCandidate } from
 export { loadModel, saveModel, encodeModel, decodeModel } from './onnx/model.ts';
 export { explainImages, type ExplainRunOptions, type ExplainSummary } from './pipeline/explain.ts';
 export { runGate, type RunOptions, type RunResult } from './pipeline/run.ts';
+export { mergeShards, type MergeOptions, type MergeResult } from './pipeline/merge.ts';
 export * from './analysis/index.ts';
 export * from './gate/index.ts';
 export * from './report/index.ts';

@@ -17,3 +17,4 @@ export * from './report/index.ts';
 export type { InputNotice } from './notices.ts';
 export * from './imaging/index.ts';
 export * from './errors.ts';
+export * from './storage/index.ts';

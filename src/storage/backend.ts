@@ -17,6 +17,11 @@ export interface ListOptions {
   recursive?: boolean;
   /** Also list names with a segment starting with '.' (default false: .git, macOS '._x.jpg', temp files). */
   includeHidden?: boolean;
+  /**
+   * Told about entries that are not listed because they are not plain files: local links to folders or to nothing
+   * (`link`), sockets, FIFOs and devices (`special`). S3 has none.
+   */
+  onSkipped?: (rel: string, why: 'link' | 'special') => void;
 }
 
 /**

@@ -185,9 +185,10 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     };
     // Images download and decode ahead (bounded) while earlier batches run; nothing is fetched all at once.
     const imagesRoot = parseLocation(options.images, '--images');
+    // One batch ahead, as many at once as the batch holds (up to IMAGE_FETCH_CONCURRENCY).
     const fetched = fetchAhead(todo, (image) => readImage(storage, image, imagesRoot, options.images, preprocess), {
-      concurrency: IMAGE_FETCH_CONCURRENCY,
-      maxAhead: Math.max(IMAGE_FETCH_CONCURRENCY, 2 * effectiveBatch),
+      concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
+      maxAhead: effectiveBatch,
     });
     try {
       for await (const ready of inBatches(fetched, effectiveBatch)) {
@@ -234,8 +235,8 @@ function noteRecord(record: ResultRecord, errors: { image: string; error: string
   if (typeof record.imageSha256 === 'string') dataHashes.set(record.image, record.imageSha256);
 }
 
-/** Images fetched and decoded at once; also the least read ahead of the batch that runs. */
-const IMAGE_FETCH_CONCURRENCY = 8;
+/** At most this many images are fetched and decoded at once. */
+const IMAGE_FETCH_CONCURRENCY = 16;
 
 /** Groups `items` into arrays of `size` (the last may be shorter), pulling no more than one group ahead. */
 async function* inBatches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {

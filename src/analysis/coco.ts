@@ -1,7 +1,7 @@
-import { storageProblem } from '../storage/errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
 import { parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
-import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
+import { ConfigError, InputError } from '../errors.ts';
 import type { Geometry } from '../imaging/index.ts';
 import { notice, type InputNotice } from '../notices.ts';
 import { resampleToModel } from '../imaging/resample.ts';
@@ -85,9 +85,7 @@ export async function loadCoco(
   try {
     text = (await storage.read(parseLocation(file, from.source ?? '--coco'))).toString('utf8');
   } catch (e) {
-    const message = `cannot read COCO annotations: ${storageProblem(e)}`;
-    if (e instanceof InputError) throw new InputError(message, file);
-    throw new InfrastructureError(message, file);
+    throw restateStorageError(e, (problem) => `cannot read COCO annotations: ${problem}`, file);
   }
   let data: unknown;
   try {

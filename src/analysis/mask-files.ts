@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { HeatgateError, InfrastructureError, InputError } from '../errors.ts';
+import { HeatgateError, InputError } from '../errors.ts';
 import { warpMask, type Geometry } from '../imaging/index.ts';
-import { storageProblem } from '../storage/errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
 import { formatLocation, joinLocation, parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 
@@ -54,8 +54,7 @@ export function openMaskFolder(dir: string, storage: Storage = defaultStorage())
       try {
         data = await storage.read(joinLocation(root, name));
       } catch (e) {
-        if (e instanceof InputError) throw new InputError(`cannot read mask: ${storageProblem(e)}`, file);
-        throw new InfrastructureError(`cannot read mask: ${storageProblem(e)}`, file);
+        throw restateStorageError(e, (problem) => `cannot read mask: ${problem}`, file);
       }
       try {
         return { file, mask: await warpMask(data, g, file) };

@@ -6,8 +6,8 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { CocoRoleMap } from '../analysis/coco.ts';
 import { isRegionMetric, METRIC_NAMES, metricRange, RENAMED_METRICS } from '../analysis/metrics/registry.ts';
 import type { StaticRegion } from '../analysis/static-regions.ts';
-import { ConfigError, InfrastructureError } from '../errors.ts';
-import { storageProblem } from '../storage/errors.ts';
+import { ConfigError } from '../errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
 import { parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { aggregateFor } from './aggregates.ts';
@@ -153,19 +153,20 @@ export function loadPolicy(file: string, options: PolicyOptions = {}): Policy {
  */
 export async function readPolicy(file: string, options: PolicyOptions = {}, storage: Storage = defaultStorage()): Promise<Policy> {
   const loc = parseLocation(file, '--policy');
+  const unreadable = (error: unknown) => restateStorageError(error, (problem) => `cannot read policy file (${problem})`, file, ConfigError);
+  const info = await storage.stat(loc).catch((error: unknown) => {
+    throw unreadable(error);
+  });
+  if (!info) throw new ConfigError('cannot read policy file (ENOENT)', file);
+  if (info.kind === 'folder') throw new ConfigError('cannot read policy file (EISDIR)', file);
+  if ((info.size ?? 0) > MAX_POLICY_BYTES) {
+    throw new PolicyError(file, [{ path: '(file)', message: `${info.size} bytes, more than the ${MAX_POLICY_BYTES} a policy may have` }]);
+  }
   let text: string;
   try {
-    const info = await storage.stat(loc);
-    if (!info) throw new ConfigError('cannot read policy file (ENOENT)', file);
-    if (info.kind === 'folder') throw new ConfigError('cannot read policy file (EISDIR)', file);
-    if ((info.size ?? 0) > MAX_POLICY_BYTES) {
-      throw new PolicyError(file, [{ path: '(file)', message: `${info.size} bytes, more than the ${MAX_POLICY_BYTES} a policy may have` }]);
-    }
     text = (await storage.read(loc)).toString('utf8');
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    if (error instanceof InfrastructureError) throw new InfrastructureError(`cannot read policy file (${storageProblem(error)})`, file);
-    throw new ConfigError(`cannot read policy file (${storageProblem(error)})`, file);
+    throw unreadable(error);
   }
   return parsePolicy(text, file, options);
 }

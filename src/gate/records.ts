@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import { storageProblem } from '../storage/errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
 import { parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { InfrastructureError, InputError } from '../errors.ts';
@@ -86,8 +86,7 @@ export function readResults(file: string, storage: Storage = defaultStorage()): 
     try {
       stream = await storage.readStream(parseLocation(file, '--results'));
     } catch (error) {
-      if (error instanceof InfrastructureError) throw new InfrastructureError(`reading results failed: ${storageProblem(error)}`, file);
-      throw new InputError(`cannot read results file (${storageProblem(error)})`, file);
+      throw restateStorageError(error, (problem) => `cannot read results file (${problem})`, file);
     }
     stream.on('data', (chunk) => hash.update(chunk));
     const lines = createInterface({ input: stream, crlfDelay: Infinity });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { storageProblem } from '../storage/errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
 import { formatLocation, parseLocation, type Location } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { IMAGE_EXTENSIONS } from './formats.ts';
@@ -58,7 +58,7 @@ async function assertFolder(storage: Storage, root: Location, dir: string): Prom
   try {
     info = await storage.stat(root);
   } catch (error) {
-    throw new InputError(`cannot read image directory (${storageProblem(error)})`, dir);
+    throw restateStorageError(error, (problem) => `cannot read image directory (${problem})`, dir);
   }
   if (!info) throw new InputError('image directory not found', dir);
   if (info.kind !== 'folder') throw new InputError('not a directory', dir);
@@ -69,7 +69,6 @@ async function* listing(storage: Storage, root: Location, dir: string, onSkipped
     yield* storage.list(root, { includeHidden: true, onSkipped });
   } catch (error) {
     // Unreadable (exit 3) stays unreadable; an outage (exit 4) passes as it is.
-    if (error instanceof InputError) throw new InputError(`cannot list directory (${storageProblem(error)})`, error.file ?? formatLocation(root));
-    throw error;
+    throw restateStorageError(error, (problem) => `cannot list directory (${problem})`, (error as InputError).file ?? formatLocation(root));
   }
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { InfrastructureError, InputError } from '../errors.ts';
+import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
-import { storageProblem } from '../storage/errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
 import { formatLocation, joinLocation, parentLocation, parseLocation, type Location } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { onnx, toNumber } from './proto.ts';
@@ -46,8 +46,7 @@ async function readOrThrow(storage: Storage, loc: Location, message: (problem: s
   try {
     return await storage.read(loc);
   } catch (error) {
-    if (error instanceof InfrastructureError) throw new InfrastructureError(message(storageProblem(error)), file);
-    throw new InputError(message(storageProblem(error)), file);
+    throw restateStorageError(error, message, file);
   }
 }
 

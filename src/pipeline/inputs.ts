@@ -1,6 +1,6 @@
 import { maskCandidateNames } from '../analysis/mask-files.ts';
-import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
-import { storageProblem } from '../storage/errors.ts';
+import { ConfigError, InputError } from '../errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
 import { joinUri, parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { scanImages, type SkipReason } from '../imaging/list.ts';
@@ -63,8 +63,7 @@ export interface CheckedInputs {
 export async function checkPath(flag: string, file: string, kind: PathKind, storage: Storage = defaultStorage()): Promise<void> {
   const where = `${flag} ${file}`;
   const loc = parseLocation(file, flag);
-  const unreadable = (error: unknown, what: string) =>
-    error instanceof InfrastructureError ? new InfrastructureError(`${what} (${storageProblem(error)})`, where) : new InputError(`${what} (${storageProblem(error)})`, where);
+  const unreadable = (error: unknown, what: string) => restateStorageError(error, (problem) => `${what} (${problem})`, where);
   let info;
   try {
     info = await storage.stat(loc);

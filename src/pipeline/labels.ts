@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { loadCoco, normalizeRelPath } from '../analysis/coco.ts';
-import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
-import { NotFoundError, storageProblem } from '../storage/errors.ts';
+import { ConfigError, InputError } from '../errors.ts';
+import { NotFoundError, restateStorageError } from '../storage/errors.ts';
 import { parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { IMAGE_EXTENSIONS } from '../imaging/formats.ts';
@@ -125,8 +125,7 @@ async function readText(file: string, flag: string, storage: Storage): Promise<s
     return (await storage.read(parseLocation(file, flag))).toString('utf8');
   } catch (error) {
     if (error instanceof NotFoundError) throw new ConfigError('no such file', `${flag} ${file}`);
-    if (error instanceof InfrastructureError) throw new InfrastructureError(`cannot read (${storageProblem(error)})`, `${flag} ${file}`);
-    throw new InputError(`cannot read (${storageProblem(error)})`, `${flag} ${file}`);
+    throw restateStorageError(error, (problem) => `cannot read (${problem})`, `${flag} ${file}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { tool } from '../gate/verdict.ts';
-import { NotFoundError, storageProblem } from '../storage/errors.ts';
+import { NotFoundError, restateStorageError } from '../storage/errors.ts';
 import { fetchAhead } from '../storage/fetch-ahead.ts';
 import { formatLocation, joinLocation, parseLocation, type Location } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
@@ -78,8 +78,7 @@ export async function sha256File(file: string, storage: Storage = defaultStorage
   try {
     for await (const chunk of await storage.readStream(parseLocation(file))) hash.update(chunk as Buffer);
   } catch (error) {
-    if (error instanceof InfrastructureError) throw new InfrastructureError(`cannot read file (${storageProblem(error)})`, file);
-    throw new InputError(`cannot read file (${storageProblem(error)})`, file);
+    throw restateStorageError(error, (problem) => `cannot read file (${problem})`, file);
   }
   return hash.digest('hex');
 }
@@ -115,8 +114,7 @@ export async function folderFingerprint(folder: string | undefined, storage: Sto
   try {
     for await (const name of storage.list(parseLocation(folder), { includeHidden: true })) names.push(name);
   } catch (error) {
-    if (error instanceof InfrastructureError) throw new InfrastructureError(`cannot list folder (${storageProblem(error)})`, folder);
-    throw new InputError(`cannot list folder (${storageProblem(error)})`, folder);
+    throw restateStorageError(error, (problem) => `cannot list folder (${problem})`, folder);
   }
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return listFingerprint(folder, names, storage);
@@ -130,8 +128,7 @@ export async function readManifest(out: Location, storage: Storage = defaultStor
     text = (await storage.read(loc)).toString('utf8');
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
-    if (error instanceof InfrastructureError) throw new InfrastructureError(`cannot read the run manifest (${storageProblem(error)})`, file);
-    throw new ConfigError(`cannot read the run manifest (${storageProblem(error)})`, file);
+    throw restateStorageError(error, (problem) => `cannot read the run manifest (${problem})`, file, ConfigError);
   }
   try {
     const manifest = JSON.parse(text) as RunManifest;

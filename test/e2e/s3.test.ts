@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { EXIT_CODES, InputError } from '../../src/errors.ts';
@@ -269,6 +269,35 @@ describe('an interrupted run on S3', () => {
     expect(after).toEqual(before);
     expect(await keys('runs/resumed/results.parts')).toEqual([]);
   }, 120_000);
+});
+
+describe('one image that S3 no longer has', () => {
+  it('is that image\'s error record and the run goes on', async () => {
+    for (const name of ['frame_0000.png', 'frame_0001.png', 'frame_0002.png']) await upload(`few/${name}`, path.join(EXAMPLE, 'images', name));
+    let batches = 0;
+    const summary = await explainImages({
+      model: path.join(EXAMPLE, 'models/clean.onnx'),
+      images: `s3://${BUCKET}/few`,
+      out: `s3://${BUCKET}/runs/few`,
+      batch: 1,
+      overlays: false,
+      quiet: true,
+      storage: new Storage(),
+      // Batch 0 is analysed while batch 1 is fetched; batch 2 is fetched after this, and its object is gone by then.
+      analyser: {
+        analyse: async () => {
+          if (batches++ === 0) await server.client().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'few/frame_0002.png' }));
+        },
+      },
+    });
+    expect(summary.errors).toEqual([{ image: 'frame_0002.png', error: `s3://${BUCKET}/few/frame_0002.png: cannot read image (not found)` }]);
+    const records = (await object('runs/few/results.jsonl')).toString().trim().split('\n').map((l) => JSON.parse(l) as { image: string; error?: string });
+    expect(records.map((r) => [r.image, r.error ?? null])).toEqual([
+      ['frame_0000.png', null],
+      ['frame_0001.png', null],
+      ['frame_0002.png', `s3://${BUCKET}/few/frame_0002.png: cannot read image (not found)`],
+    ]);
+  }, 60_000);
 });
 
 describe('storage failures', () => {

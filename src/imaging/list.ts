@@ -2,6 +2,7 @@ import path from 'node:path';
 import { InputError } from '../errors.ts';
 import { restateStorageError } from '../storage/errors.ts';
 import { formatLocation, parseLocation, type Location } from '../storage/location.ts';
+import type { ListOptions } from '../storage/backend.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { IMAGE_EXTENSIONS } from './formats.ts';
 
@@ -13,6 +14,8 @@ export interface ImageScan {
   images: string[];
   /** What was left out, by reason (paths relative to the root; a hidden or linked folder counts once). */
   skipped: Record<SkipReason, string[]>;
+  /** Sizes of the images in bytes, where the listing gave them (S3); the data fingerprint then needs no request per image. */
+  sizes: Map<string, number>;
 }
 
 /**
@@ -29,8 +32,10 @@ export async function scanImages(dir: string, storage: Storage = defaultStorage(
   const found: string[] = [];
   const skipped: Record<SkipReason, string[]> = { unsupported: [], hidden: [], link: [] };
   const onSkipped = (rel: string, why: 'link' | 'special') => skipped[why === 'link' ? 'link' : 'unsupported'].push(rel);
+  const sizes = new Map<string, number>();
+  const onSize = (rel: string, size: number) => sizes.set(rel, size);
   let lastHidden: string | undefined;
-  for await (const rel of listing(storage, root, dir, onSkipped)) {
+  for await (const rel of listing(storage, root, dir, onSkipped, onSize)) {
     const segments = rel.split('/');
     const hidden = segments.findIndex((s) => s.startsWith('.'));
     if (hidden >= 0) {
@@ -43,7 +48,7 @@ export async function scanImages(dir: string, storage: Storage = defaultStorage(
     }
   }
   for (const list of Object.values(skipped)) list.sort(byCodeUnit);
-  return { images: found, skipped };
+  return { images: found, skipped, sizes };
 }
 
 /** The image list of `scanImages`, without the skipped entries. */
@@ -64,9 +69,9 @@ async function assertFolder(storage: Storage, root: Location, dir: string): Prom
   if (info.kind !== 'folder') throw new InputError('not a directory', dir);
 }
 
-async function* listing(storage: Storage, root: Location, dir: string, onSkipped: (rel: string, why: 'link' | 'special') => void): AsyncGenerator<string> {
+async function* listing(storage: Storage, root: Location, dir: string, onSkipped: ListOptions['onSkipped'], onSize: ListOptions['onSize']): AsyncGenerator<string> {
   try {
-    yield* storage.list(root, { includeHidden: true, onSkipped });
+    yield* storage.list(root, { includeHidden: true, onSkipped, onSize });
   } catch (error) {
     // Unreadable (exit 3) stays unreadable; an outage (exit 4) passes as it is.
     throw restateStorageError(error, (problem) => `cannot list directory (${problem})`, (error as InputError).file ?? formatLocation(root));

@@ -164,7 +164,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
 
     // After the inputs are known good: a bad model leaves no folder behind. The manifest is the first write, so an
     // unusable --out fails here with one line.
-    const manifest = await buildManifest(options, storage, { modelSha256, explainer, target, preprocess, images: all });
+    const manifest = await buildManifest(options, storage, { modelSha256, explainer, target, preprocess, images: all, imageSizes: inputs.imageSizes });
     await claimOutDir(storage, out, options.out, manifest, options.resume ?? false);
     const sink = await ResultsSink.open(storage, out, options.resume ?? false);
     const todo = all.filter((img) => !sink.done.has(img));
@@ -341,7 +341,14 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
 async function buildManifest(
   options: ExplainRunOptions,
   storage: Storage,
-  run: { modelSha256: string; explainer: Explainer; target: TargetSpec; preprocess: PreprocessOptions; images: string[] },
+  run: {
+    modelSha256: string;
+    explainer: Explainer;
+    target: TargetSpec;
+    preprocess: PreprocessOptions;
+    images: string[];
+    imageSizes?: ReadonlyMap<string, number>;
+  },
 ): Promise<RunManifest> {
   const context = options.context ?? { command: 'explain' };
   const { preprocess, target } = run;
@@ -353,7 +360,7 @@ async function buildManifest(
     model: { file: options.model, sha256: run.modelSha256 },
     baselineModel: await fileFingerprint(context.baselineModel, storage),
     data: {
-      ...(await listFingerprint(options.images, run.images, storage)),
+      ...(await listFingerprint(options.images, run.images, storage, run.imageSizes)),
       shard: options.shard ? `${options.shard.index}/${options.shard.count}` : null,
     },
     method: run.explainer.method.name,

@@ -50,6 +50,8 @@ const NAMED_INPUTS: readonly { key: keyof InputPaths; flag: string; kind: PathKi
 export interface CheckedInputs {
   /** Every image under --images (before --shard), sorted. */
   images: string[];
+  /** Image sizes the listing gave (S3), for the data fingerprint. */
+  imageSizes?: ReadonlyMap<string, number>;
   /** The labels CSV, read and checked (one row per image). */
   labels?: LabelRows;
   /** Files skipped under --images, label rows that match no image, repeated label rows. */
@@ -96,9 +98,11 @@ export async function checkInputs(paths: InputPaths, storage: Storage = defaultS
   }
   const notices: InputNotice[] = [];
   let images: string[] = [];
+  let imageSizes: ReadonlyMap<string, number> | undefined;
   if (paths.images !== undefined) {
     const scan = await scanImages(paths.images, storage);
     images = scan.images;
+    imageSizes = scan.sizes;
     if (images.length === 0) {
       throw new InputError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in the folder or below it`, `--images ${paths.images}`);
     }
@@ -123,7 +127,7 @@ export async function checkInputs(paths: InputPaths, storage: Storage = defaultS
       if (unmatched) notices.push(unmatched);
     }
   }
-  return { images, notices, ...(labels && { labels }) };
+  return { images, notices, ...(labels && { labels }), ...(imageSizes && { imageSizes }) };
 }
 
 const SKIP_MESSAGES: Record<SkipReason, string> = {

@@ -90,13 +90,19 @@ export async function fileFingerprint(file: string | undefined, storage?: Storag
 /** Sizes fetched at once: one HEAD each on S3, so a long list does not wait on one round trip per image. */
 const STAT_CONCURRENCY = 16;
 
-/** The sorted list of `names` under `root` with their sizes (one stat each, no reads). */
-export async function listFingerprint(root: string, names: readonly string[], storage: Storage = defaultStorage()): Promise<FolderFingerprint> {
+/** The sorted list of `names` under `root` with their sizes (`known` ones as given, the others one stat each; no reads). */
+export async function listFingerprint(
+  root: string,
+  names: readonly string[],
+  storage: Storage = defaultStorage(),
+  known?: ReadonlyMap<string, number>,
+): Promise<FolderFingerprint> {
   const hash = createHash('sha256');
   const base = parseLocation(root);
   const sizes = fetchAhead(
     names,
-    (name) =>
+    async (name) =>
+      known?.get(name) ??
       storage.stat(joinLocation(base, name)).then(
         (s) => s?.size ?? -1,
         () => -1, // vanished or unreadable since listing: the per-image read reports it
@@ -111,13 +117,14 @@ export async function listFingerprint(root: string, names: readonly string[], st
 export async function folderFingerprint(folder: string | undefined, storage: Storage = defaultStorage()): Promise<FolderFingerprint | null> {
   if (folder === undefined) return null;
   const names: string[] = [];
+  const sizes = new Map<string, number>();
   try {
-    for await (const name of storage.list(parseLocation(folder), { includeHidden: true })) names.push(name);
+    for await (const name of storage.list(parseLocation(folder), { includeHidden: true, onSize: (rel, size) => sizes.set(rel, size) })) names.push(name);
   } catch (error) {
     throw restateStorageError(error, (problem) => `cannot list folder (${problem})`, folder);
   }
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return listFingerprint(folder, names, storage);
+  return listFingerprint(folder, names, storage, sizes);
 }
 
 export async function readManifest(out: Location, storage: Storage = defaultStorage()): Promise<RunManifest | undefined> {

@@ -22,6 +22,11 @@ export interface ListOptions {
    * (`link`), sockets, FIFOs and devices (`special`). S3 has none.
    */
   onSkipped?: (rel: string, why: 'link' | 'special') => void;
+  /**
+   * Told each listed file's size when the listing carries it (S3 does; a local directory read does not), just
+   * before its name is yielded: callers that need sizes save a request per file.
+   */
+  onSize?: (rel: string, size: number) => void;
 }
 
 /**

@@ -233,6 +233,38 @@ describe('mask folders on S3', () => {
   });
 });
 
+describe('the data fingerprint on S3', () => {
+  it('takes image sizes from the listing: no request per image before the first batch', async () => {
+    const client = createS3Client({ env: server.env });
+    const heads: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'HeadObjectCommand') heads.push((args.input as { Key: string }).Key);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const summary = await explainImages({
+      model: path.join(EXAMPLE, 'models/clean.onnx'),
+      images: `s3://${BUCKET}/demo/images`,
+      out: `s3://${BUCKET}/runs/heads`,
+      batch: 8,
+      overlays: false,
+      quiet: true,
+      storage: new Storage({ s3: { client } }),
+    });
+    expect(summary.images).toBe(48);
+    expect(heads.filter((key) => key.startsWith('demo/images/'))).toEqual([]);
+    // The manifest's fingerprint is the one a local run of the same files gets (sizes from stat).
+    const manifest = JSON.parse((await object('runs/heads/run-manifest.json')).toString()) as { data: { sha256: string } };
+    const localOut = await mkdtemp(path.join(tmpdir(), 'heatgate-s3-heads-'));
+    await explainImages({ model: path.join(EXAMPLE, 'models/clean.onnx'), images: path.join(EXAMPLE, 'images'), out: localOut, overlays: false, quiet: true });
+    const local = JSON.parse(await readFile(path.join(localOut, 'run-manifest.json'), 'utf8')) as { data: { sha256: string } };
+    expect(manifest.data.sha256).toBe(local.data.sha256);
+    client.destroy();
+  }, 60_000);
+});
+
 describe('an interrupted run on S3', () => {
   it('resumes with --resume: the final results hold every image once, as an uninterrupted run does', async () => {
     const args = (out: string) => ({

@@ -183,9 +183,9 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       classNames,
       layerName: explainer.layers.map((l) => l.tensor).join(','),
     };
-    // Images download and decode ahead (bounded) while earlier batches run; nothing is fetched all at once.
+    // Images download and decode one batch ahead while the current batch runs, as many at once as a batch holds (up
+    // to IMAGE_FETCH_CONCURRENCY); nothing is fetched all at once.
     const imagesRoot = parseLocation(options.images, '--images');
-    // One batch ahead, as many at once as the batch holds (up to IMAGE_FETCH_CONCURRENCY).
     const fetched = fetchAhead(todo, (image) => readImage(storage, image, imagesRoot, options.images, preprocess), {
       concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
       maxAhead: effectiveBatch,

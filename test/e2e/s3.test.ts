@@ -347,6 +347,21 @@ describe('storage failures', () => {
     expect(await keys('runs/x')).toEqual([]); // nothing written
   });
 
+  it('3: an s3:// input that exists but cannot be used: an empty labels object, a mask prefix with no mask for any image', async () => {
+    await server.client().send(new PutObjectCommand({ Bucket: BUCKET, Key: 'bad/empty.csv', Body: '' }));
+    const base = ['run', '--model', `s3://${BUCKET}/demo/models/clean.onnx`, '--images', `s3://${BUCKET}/demo/images`, '--out', `s3://${BUCKET}/runs/bad`, '--quiet'];
+    const empty = await run([...base, '--labels', `s3://${BUCKET}/bad/empty.csv`]);
+    expect(empty.code).toBe(EXIT_CODES.inputData);
+    expect(empty.stderr).toBe(`heatgate: error: --labels s3://${BUCKET}/bad/empty.csv: empty file\n`);
+    const masks = await run([...base, '--invalid-masks', `s3://${BUCKET}/demo/models`]);
+    expect(masks.code).toBe(EXIT_CODES.inputData);
+    expect(masks.stderr).toBe(
+      `heatgate: error: --invalid-masks s3://${BUCKET}/demo/models: no mask for any of the 48 images ` +
+        `(expected e.g. s3://${BUCKET}/demo/models/frame_0000.png, any image extension)\n`,
+    );
+    expect(await keys('runs/bad')).toEqual([]);
+  });
+
   it('3: a bucket that refuses (403), one line naming the flag, and the secret key nowhere', async () => {
     const refused = await run(explain(`s3://${BUCKET}/demo/images`, `s3://${BUCKET}/runs/y`), {
       AWS_ACCESS_KEY_ID: 'AKIAFAKEACCESSKEY0001',

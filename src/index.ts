@@ -18,3 +18,4 @@ export * from './report/index.ts';
 export type { InputNotice } from './notices.ts';
 export * from './imaging/index.ts';
 export * from './errors.ts';
+export * from './storage/index.ts';

@@ -1,5 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
+import { parseLocation } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
+import { ConfigError, InputError } from '../errors.ts';
 import type { Geometry } from '../imaging/index.ts';
 import { notice, type InputNotice } from '../notices.ts';
 import { resampleToModel } from '../imaging/resample.ts';
@@ -72,15 +74,18 @@ export function normalizeRelPath(p: string): string {
   return p.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
 }
 
-export async function loadCoco(file: string, roles: CocoRoleMap, configFile?: string, from: CocoSource = {}): Promise<CocoIndex> {
+export async function loadCoco(
+  file: string,
+  roles: CocoRoleMap,
+  configFile?: string,
+  from: CocoSource = {},
+  storage: Storage = defaultStorage(),
+): Promise<CocoIndex> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await storage.read(parseLocation(file, from.source ?? '--coco'))).toString('utf8');
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const message = `cannot read COCO annotations: ${err.code ?? err.message}`;
-    if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new InputError(message, file);
-    throw new InfrastructureError(message, file);
+    throw restateStorageError(e, (problem) => `cannot read COCO annotations: ${problem}`, file);
   }
   let data: unknown;
   try {

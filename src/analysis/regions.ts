@@ -1,9 +1,10 @@
-import path from 'node:path';
 import { ConfigError, InputError } from '../errors.ts';
 import type { Geometry } from '../imaging/index.ts';
 import { notice, type InputNotice } from '../notices.ts';
 import { loadCoco, rasterizeCocoImage, type CocoIndex, type CocoRoleMap } from './coco.ts';
-import { loadMaskFile } from './mask-files.ts';
+import { openMaskFolder, type MaskFolder } from './mask-files.ts';
+import { resolveUri } from '../storage/location.ts';
+import type { Storage } from '../storage/storage.ts';
 import { orInto } from './masks.ts';
 import {
   parseStaticRegions,
@@ -40,6 +41,8 @@ export interface RegionSourceOptions {
   baseDir?: string;
   /** The config file, named in ConfigErrors. */
   configFile?: string;
+  /** Where mask folders and COCO files are read from (local, file:// or s3://); default: defaultStorage(). */
+  storage?: Storage;
 }
 
 export interface ImageRegions {
@@ -72,12 +75,12 @@ export async function createRegionSource(config: RegionConfig, options: RegionSo
   for (const key of Object.keys(config)) {
     if (!['invalidMasks', 'roiMasks', 'coco', 'static'].includes(key)) fail(key, 'unknown key (expected invalidMasks, roiMasks, coco, static)');
   }
-  const dirs: [RegionRole, string][] = [];
+  const dirs: [RegionRole, MaskFolder][] = [];
   for (const [role, key] of [['roi', 'roiMasks'], ['invalid', 'invalidMasks']] as const) {
     const dir = config[key];
     if (dir === undefined) continue;
     if (typeof dir !== 'string' || dir === '') fail(key, 'expected a directory path');
-    dirs.push([role, path.resolve(baseDir, dir)]);
+    dirs.push([role, openMaskFolder(resolveUri(baseDir, dir, key), options.storage)]);
   }
 
   let coco: CocoIndex | null = null;
@@ -89,7 +92,7 @@ export async function createRegionSource(config: RegionConfig, options: RegionSo
       if (role !== 'roi' && role !== 'invalid') fail(`coco.categories.${role}`, 'unknown role (expected roi or invalid)');
       if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) fail(`coco.categories.${role}`, 'expected a list of category names');
     }
-    coco = await loadCoco(path.resolve(baseDir, file), categories, configFile, { source: '--coco', given: file });
+    coco = await loadCoco(resolveUri(baseDir, file, 'coco.file'), categories, configFile, { source: '--coco', given: file }, options.storage);
   }
 
   const statics: ParsedStaticRegion[] = config.static === undefined ? [] : parseStaticRegions(config.static, 'static', configFile);
@@ -136,7 +139,7 @@ export async function createRegionSource(config: RegionConfig, options: RegionSo
         result[role] = result[role] ? orInto(result[role] as Uint8Array, mask) : Uint8Array.from(mask);
         for (const source of sources) if (!result.sources.includes(source)) result.sources.push(source);
       };
-      const files = await Promise.all(dirs.map(([, dir]) => loadMaskFile(dir, relPath, g)));
+      const files = await Promise.all(dirs.map(([, folder]) => folder.load(relPath, g)));
       dirs.forEach(([role], i) => {
         const found = files[i];
         if (found) add(role, found.mask, `${role === 'roi' ? 'roiMasks' : 'invalidMasks'}:${found.file}`);

@@ -1,4 +1,5 @@
 import { ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
+import type { Storage } from '../storage/storage.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
 import { nonFinite } from '../onnx/probe.ts';
@@ -22,6 +23,8 @@ export interface ExplainerOptions {
   /** Input size for models whose spatial dims are symbolic. */
   height?: number;
   width?: number;
+  /** Where the model file is read from (local, file:// or s3://); default: defaultStorage(). */
+  storage?: Storage;
 }
 
 export interface Explanation {
@@ -65,7 +68,7 @@ export class Explainer {
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
     const method = methodFor(options.method ?? 'gradcam');
-    const model = await inspectModel(file, { height: options.height, width: options.width });
+    const model = await inspectModel(file, { height: options.height, width: options.width }, { storage: options.storage });
     const layers = chooseLayers(model.candidates, options.layers, file);
     const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
     const providerOptions = { provider: options.provider, deviceId: options.deviceId, threads: options.threads, origin: 'heatgate' as const };

@@ -23,6 +23,9 @@ const loadCommands = async () => (await import('./commands/index.ts')).commands;
  */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const debug = argv.includes('--debug');
+  // The AWS SDK announces (process.emitWarning, several lines) that its 2027 releases need Node 22; heatgate supports
+  // Node >= 20, and the notice would break the one-line error contract of every s3:// run. An explicit value wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // Before anything can fail: a startup failure is logged in the format asked for.
   setLogFormat(logFormatFromArgv(argv) ?? 'text');
   routeProcessWarnings();

@@ -1,7 +1,8 @@
 import type { InputNotice } from '../notices.ts';
 import { Aggregator, imageChecksFrom, type Summary } from './aggregator.ts';
 import { evaluatePolicy } from './evaluate.ts';
-import { BUILTIN_METRICS, checkPolicyMetrics, defaultPolicy, loadPolicy, type Policy, type PolicyOptions } from './policy.ts';
+import { BUILTIN_METRICS, checkPolicyMetrics, defaultPolicy, readPolicy, type Policy, type PolicyOptions } from './policy.ts';
+import type { Storage } from '../storage/storage.ts';
 import { readResults } from './records.ts';
 import type { Fingerprints, Verdict } from './verdict.ts';
 
@@ -27,6 +28,8 @@ export interface EvaluateResultsOptions {
   notices?: readonly InputNotice[];
   /** The model input's shorter side in pixels, when known: verdict.json records the pointing tolerance in px. */
   inputShorterSide?: number;
+  /** Where the results and policy files are read from (local, file:// or s3://); default: defaultStorage(). */
+  storage?: Storage;
 }
 
 export interface EvaluatedResults {
@@ -36,17 +39,17 @@ export interface EvaluatedResults {
 }
 
 /** Streams a results.jsonl through an Aggregator; returns the summary and the file's sha256. */
-export async function summariseResults(file: string, policy: Policy, keep = 12): Promise<{ summary: Summary; sha256: string }> {
+export async function summariseResults(file: string, policy: Policy, keep = 12, storage?: Storage): Promise<{ summary: Summary; sha256: string }> {
   const aggregator = new Aggregator({ imageChecks: imageChecksFrom(policy), keep });
-  const stream = readResults(file);
+  const stream = readResults(file, storage);
   for await (const record of stream.records) aggregator.add(record);
   return { summary: aggregator.summary(), sha256: await stream.sha256 };
 }
 
 /** The policy of a gate run: the caller's, or a file read once, or the default policy. */
-export function resolvePolicy(policy: Policy | string | undefined, options: PolicyOptions = {}): Policy {
+export async function resolvePolicy(policy: Policy | string | undefined, options: PolicyOptions = {}, storage?: Storage): Promise<Policy> {
   if (typeof policy === 'object') return policy;
-  return policy === undefined ? defaultPolicy(options) : loadPolicy(policy, options);
+  return policy === undefined ? defaultPolicy(options) : readPolicy(policy, options, storage);
 }
 
 /**
@@ -54,10 +57,10 @@ export function resolvePolicy(policy: Policy | string | undefined, options: Poli
  * side renders; see report/gate-results.ts). Bad policies throw ConfigError, malformed results InputError.
  */
 export async function evaluateResults(options: EvaluateResultsOptions): Promise<EvaluatedResults> {
-  const policy = resolvePolicy(options.policy, options.classes ? { classes: options.classes } : {});
+  const policy = await resolvePolicy(options.policy, options.classes ? { classes: options.classes } : {}, options.storage);
   const keep = options.worstCount ?? 12;
-  const current = await summariseResults(options.results, policy, keep);
-  const baseline = options.baselineResults ? await summariseResults(options.baselineResults, policy, keep) : undefined;
+  const current = await summariseResults(options.results, policy, keep, options.storage);
+  const baseline = options.baselineResults ? await summariseResults(options.baselineResults, policy, keep, options.storage) : undefined;
   // Metric names are checked once the data shows which (custom) metrics exist.
   checkPolicyMetrics(policy, [
     ...BUILTIN_METRICS,

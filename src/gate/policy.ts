@@ -7,6 +7,9 @@ import type { CocoRoleMap } from '../analysis/coco.ts';
 import { isRegionMetric, METRIC_NAMES, metricRange, RENAMED_METRICS } from '../analysis/metrics/registry.ts';
 import type { StaticRegion } from '../analysis/static-regions.ts';
 import { ConfigError } from '../errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
+import { parseLocation } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { aggregateFor } from './aggregates.ts';
 import schema from './policy.schema.json' with { type: 'json' };
 
@@ -140,6 +143,30 @@ export function loadPolicy(file: string, options: PolicyOptions = {}): Policy {
   } catch (error) {
     if (error instanceof PolicyError) throw error;
     throw new ConfigError(`cannot read policy file (${(error as NodeJS.ErrnoException).code ?? error})`, file);
+  }
+  return parsePolicy(text, file, options);
+}
+
+/**
+ * loadPolicy for a policy at any location (a local path, file:// or s3://). The size is checked before the read;
+ * a storage outage is exit 4, anything else that stops the read exit 2 as in loadPolicy.
+ */
+export async function readPolicy(file: string, options: PolicyOptions = {}, storage: Storage = defaultStorage()): Promise<Policy> {
+  const loc = parseLocation(file, '--policy');
+  const unreadable = (error: unknown) => restateStorageError(error, (problem) => `cannot read policy file (${problem})`, file, ConfigError);
+  const info = await storage.stat(loc).catch((error: unknown) => {
+    throw unreadable(error);
+  });
+  if (!info) throw new ConfigError('cannot read policy file (ENOENT)', file);
+  if (info.kind === 'folder') throw new ConfigError('cannot read policy file (EISDIR)', file);
+  if ((info.size ?? 0) > MAX_POLICY_BYTES) {
+    throw new PolicyError(file, [{ path: '(file)', message: `${info.size} bytes, more than the ${MAX_POLICY_BYTES} a policy may have` }]);
+  }
+  let text: string;
+  try {
+    text = (await storage.read(loc)).toString('utf8');
+  } catch (error) {
+    throw unreadable(error);
   }
   return parsePolicy(text, file, options);
 }

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import { restateStorageError } from '../storage/errors.ts';
+import { parseLocation } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { InfrastructureError, InputError } from '../errors.ts';
 
 /**
@@ -74,12 +77,17 @@ export interface ResultsStream {
  * Streams results.jsonl line by line (memory does not grow with the file) and hashes the bytes on the way.
  * Blank lines are ignored; a malformed line is an InputError naming the file and line number.
  */
-export function readResults(file: string): ResultsStream {
+export function readResults(file: string, storage: Storage = defaultStorage()): ResultsStream {
   const hash = createHash('sha256');
   let resolveHash!: (digest: string) => void;
   const sha256 = new Promise<string>((resolve) => (resolveHash = resolve));
   async function* records(): AsyncGenerator<ResultRecord> {
-    const stream = createReadStream(file);
+    let stream: Readable;
+    try {
+      stream = await storage.readStream(parseLocation(file, '--results'));
+    } catch (error) {
+      throw restateStorageError(error, (problem) => `cannot read results file (${problem})`, file);
+    }
     stream.on('data', (chunk) => hash.update(chunk));
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     let lineNumber = 0;
@@ -90,7 +98,7 @@ export function readResults(file: string): ResultsStream {
         yield parseRecord(line, file, lineNumber);
       }
     } catch (error) {
-      if (error instanceof InputError) throw error;
+      if (error instanceof InputError || error instanceof InfrastructureError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
         throw new InputError(`cannot read results file (${code})`, file);

@@ -1,7 +1,7 @@
 import { InputError, singleLine } from '../errors.ts';
 import { GraphIndex } from './graph.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
-import { loadModel, type LoadedModel } from './model.ts';
+import { loadModel, type LoadedModel, type LoadModelOptions } from './model.ts';
 import { imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
 import { toNumber } from './proto.ts';
 
@@ -28,8 +28,12 @@ export interface InspectedModel {
   metadata: Record<string, string>;
 }
 
-export async function inspectModel(file: string, size: { height?: number; width?: number } = {}): Promise<InspectedModel> {
-  const loaded = await loadModel(file);
+export async function inspectModel(
+  file: string,
+  size: { height?: number; width?: number } = {},
+  options: LoadModelOptions = {},
+): Promise<InspectedModel> {
+  const loaded = await loadModel(file, options);
   const graph = loaded.model.graph!;
   const input = imageInput(loaded.model, file);
   const height = input.height ?? size.height ?? DEFAULT_INPUT_SIZE;

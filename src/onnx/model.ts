@@ -1,7 +1,11 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
+import { restateStorageError } from '../storage/errors.ts';
+import { formatLocation, joinLocation, parentLocation, parseLocation, type Location } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { onnx, toNumber } from './proto.ts';
 
 /** The opsets of the default ONNX domain that heatgate reads and writes. */
@@ -14,22 +18,36 @@ export interface LoadedModel {
   file: string;
   /** The default-domain opset. */
   opset: number;
+  /** sha256 of the model file's bytes (the ones decoded here: one read serves the model and its fingerprint). */
+  sha256: string;
+}
+
+export interface LoadModelOptions {
+  /** Where `file` and its external data are read from (a local path, file:// or s3://). Default: defaultStorage(). */
+  storage?: Storage;
 }
 
 /**
  * Reads an ONNX file, resolving external-data initializers into the model (so the result can be handed to ONNX
  * Runtime as one buffer). A data location that is absolute or escapes the model's folder is rejected.
  */
-export async function loadModel(file: string): Promise<LoadedModel> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    throw new InputError(`cannot read model: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, file);
-  }
+export async function loadModel(file: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const storage = options.storage ?? defaultStorage();
+  const loc = parseLocation(file);
+  const bytes = await readOrThrow(storage, loc, (problem) => `cannot read model: ${problem}`, file);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
   const model = decodeModel(bytes, file);
-  await resolveExternalData(model, file);
-  return { model, file, opset: defaultOpset(model, file) };
+  await resolveExternalData(model, file, loc, storage);
+  return { model, file, opset: defaultOpset(model, file), sha256 };
+}
+
+/** Reads `loc`; a storage outage stays exit 4, anything else about the file is an InputError (exit 3). */
+async function readOrThrow(storage: Storage, loc: Location, message: (problem: string) => string, file: string): Promise<Buffer> {
+  try {
+    return await storage.read(loc);
+  } catch (error) {
+    throw restateStorageError(error, message, file);
+  }
 }
 
 export function decodeModel(bytes: Uint8Array, file = '<buffer>'): onnx.ModelProto {
@@ -65,28 +83,23 @@ export function defaultOpset(model: onnx.IModelProto, file = '<model>'): number 
   return version;
 }
 
-async function resolveExternalData(model: onnx.ModelProto, file: string): Promise<void> {
+async function resolveExternalData(model: onnx.ModelProto, file: string, loc: Location, storage: Storage): Promise<void> {
   const tensors = allTensors(model.graph);
   const external = tensors.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
   if (external.length === 0) return;
-  const folder = await realpath(path.dirname(path.resolve(file)));
+  // Local folders are compared after symlinks resolve (a link must not lead out); S3 keys have no links.
+  const folder = loc.scheme === 'file' ? await realpath(path.dirname(path.resolve(loc.path))) : undefined;
   const cache = new Map<string, Buffer>();
   for (const tensor of external) {
     const info = new Map((tensor.externalData ?? []).map((kv) => [kv.key ?? '', kv.value ?? '']));
     const location = info.get('location');
     if (!location) throw new InputError(`tensor "${tensor.name}" has external data without a location`, file);
-    const target = await safeExternalPath(folder, location, tensor.name ?? '', file);
-    let data = cache.get(target);
+    const target = folder !== undefined ? { scheme: 'file' as const, path: await safeExternalPath(folder, location, tensor.name ?? '', file) } : safeExternalKey(loc, location, tensor.name ?? '', file);
+    const key = formatLocation(target);
+    let data = cache.get(key);
     if (!data) {
-      try {
-        data = await readFile(target);
-      } catch (error) {
-        throw new InputError(
-          `cannot read external data "${location}" of tensor "${tensor.name}": ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-          file,
-        );
-      }
-      cache.set(target, data);
+      data = await readOrThrow(storage, target, (problem) => `cannot read external data "${location}" of tensor "${tensor.name}": ${problem}`, file);
+      cache.set(key, data);
     }
     const offset = Number(info.get('offset') ?? 0);
     const length = info.has('length') ? Number(info.get('length')) : data.length - offset;
@@ -114,6 +127,15 @@ async function safeExternalPath(folder: string, location: string, tensorName: st
   }
   if (!isInside(folder, resolved)) throw escapes();
   return resolved;
+}
+
+/** `location` under the model's S3 prefix, by the same rules as safeExternalPath (no absolute paths, no climbing out). */
+function safeExternalKey(model: Location, location: string, tensorName: string, file: string): Location {
+  const folder = parentLocation(model);
+  const escapes = () =>
+    new InputError(`external data location "${location}" of tensor "${tensorName}" escapes the model's folder; it must be a relative path inside ${formatLocation(folder)}`, file);
+  if (location.startsWith('/') || location.includes('\0') || location.split(/[\\/]/).includes('..')) throw escapes();
+  return joinLocation(folder, location.replace(/\\/g, '/'));
 }
 
 function isInside(folder: string, candidate: string): boolean {

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { Analyser, BatchItem } from '../analysis/types.ts';
 import { Explainer } from '../cam/explainer.ts';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
@@ -21,8 +19,11 @@ import { labelsFromCoco, loadClassNames, readLabelRows, resolveLabels } from './
 import { createProgress } from './progress.ts';
 import { log } from '../log.ts';
 import { errorText } from '../redact.ts';
-import { writeFileAtomic } from '../storage/atomic.ts';
-import { prepareOutDir } from '../storage/out-dir.ts';
+import { storageProblem } from '../storage/errors.ts';
+import { fetchAhead } from '../storage/fetch-ahead.ts';
+import { joinLocation, joinUri, parseLocation, type Location } from '../storage/location.ts';
+import { RESULTS_FILE, RESULTS_PARTS } from '../storage/output.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import {
   assertSameRun,
   fileFingerprint,
@@ -32,7 +33,6 @@ import {
   MANIFEST_FILE,
   MANIFEST_VERSION,
   readManifest,
-  sha256File,
   writeManifest,
   type RunContext,
   type RunManifest,
@@ -43,9 +43,12 @@ import { ResultsSink, type ResultRecord } from './sink.ts';
 export type TargetSpec = { kind: 'predicted' } | { kind: 'class'; index: number } | { kind: 'labels' };
 
 export interface ExplainRunOptions {
+  /** Locations: a local path, file:// or s3://bucket/key (the model, the image folder or prefix, the output). */
   model: string;
   images: string;
   out: string;
+  /** Reads every input and writes every output; default: defaultStorage() (S3 settings from the AWS environment). */
+  storage?: Storage;
   layers?: string[];
   method?: string;
   target?: TargetSpec;
@@ -106,10 +109,16 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
   const started = performance.now();
   const batchSize = options.batch ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`--batch must be a positive integer, got ${batchSize}`);
+  const storage = options.storage ?? defaultStorage();
+  const out = parseLocation(options.out, '--out');
   const inputs =
     options.inputs ??
-    (await checkInputs({ model: options.model, images: options.images, labels: options.labels, classes: options.classes, coco: options.cocoLabels?.file }));
+    (await checkInputs(
+      { model: options.model, images: options.images, labels: options.labels, classes: options.classes, coco: options.cocoLabels?.file },
+      storage,
+    ));
   const explainer = await Explainer.create(options.model, {
+    storage,
     layers: options.layers,
     method: options.method,
     provider: options.provider,
@@ -124,14 +133,14 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     reason: explainer.providerReason,
   });
   try {
-    const modelSha256 = await sha256File(options.model);
     const model = explainer.model;
-    const classNames = await loadClassNames(options.classes, model.metadata.classes, model.classes);
+    const modelSha256 = model.loaded.sha256; // the bytes the session was built from: no second read
+    const classNames = await loadClassNames(options.classes, model.metadata.classes, model.classes, storage);
     options.onModel?.({ classes: model.classes, ...(classNames && { classNames }) });
     const labels = options.labels
-      ? resolveLabels(inputs.labels ?? (await readLabelRows(options.labels)), classNames, model.classes)
+      ? resolveLabels(inputs.labels ?? (await readLabelRows(options.labels, '--labels', storage)), classNames, model.classes)
       : options.cocoLabels && (classNames || options.cocoLabels.emptyClass !== undefined)
-        ? await labelsFromCoco(options.cocoLabels.file, classNames, options.cocoLabels.emptyClass)
+        ? await labelsFromCoco(options.cocoLabels.file, classNames, options.cocoLabels.emptyClass, storage)
         : undefined;
     const target = options.target ?? { kind: 'predicted' };
     if (target.kind === 'labels' && !labels) throw new ConfigError('--target labels needs --labels <csv>');
@@ -153,10 +162,11 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     if (options.shard) all = all.filter((_, i) => i % options.shard!.count === options.shard!.index);
     if (all.length === 0) throw new InputError(`no images in shard ${options.shard?.index}/${options.shard?.count}`, options.images);
 
-    await prepareOutDir(options.out); // after the inputs are known good: a bad model leaves no folder behind
-    const manifest = await buildManifest(options, { modelSha256, explainer, target, preprocess, images: all });
-    await claimOutDir(options.out, manifest, options.resume ?? false);
-    const sink = await ResultsSink.open(options.out, options.resume ?? false);
+    // After the inputs are known good: a bad model leaves no folder behind. The manifest is the first write, so an
+    // unusable --out fails here with one line.
+    const manifest = await buildManifest(options, storage, { modelSha256, explainer, target, preprocess, images: all, imageSizes: inputs.imageSizes });
+    await claimOutDir(storage, out, options.out, manifest, options.resume ?? false);
+    const sink = await ResultsSink.open(storage, out, options.resume ?? false);
     const todo = all.filter((img) => !sink.done.has(img));
     const errors: { image: string; error: string }[] = [];
     const dataHashes = new Map<string, string>();
@@ -164,8 +174,6 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     const progress = createProgress('heatgate', { quiet: options.quiet });
     progress.start(all.length, all.length - todo.length);
     const effectiveBatch = Math.min(batchSize, explainer.maxBatch);
-    const batches: string[][] = [];
-    for (let i = 0; i < todo.length; i += effectiveBatch) batches.push(todo.slice(i, i + effectiveBatch));
     const step: BatchStep = {
       explainer,
       images: options.images,
@@ -175,20 +183,24 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       classNames,
       layerName: explainer.layers.map((l) => l.tensor).join(','),
     };
+    // Images download and decode one batch ahead while the current batch runs, as many at once as a batch holds (up
+    // to IMAGE_FETCH_CONCURRENCY); nothing is fetched all at once.
+    const imagesRoot = parseLocation(options.images, '--images');
+    const fetched = fetchAhead(todo, (image) => readImage(storage, image, imagesRoot, options.images, preprocess), {
+      concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
+      maxAhead: effectiveBatch,
+    });
     try {
-      await forEachPrefetched(
-        batches,
-        (names) => Promise.all(names.map((image) => readImage(image, options.images, preprocess))),
-        async (ready) => {
-          const { items, failed } = await explainBatch(ready, step);
-          if (options.analyser) await options.analyser.analyse(items, explainer);
-          await Promise.all(items.map((item) => writeImageOutputs(item, options)));
-          const records = [...items.map((i) => i.record), ...failed];
-          await sink.append(records);
-          for (const record of records) noteRecord(record, errors, dataHashes);
-          progress.advance(ready.length);
-        },
-      );
+      for await (const ready of inBatches(fetched, effectiveBatch)) {
+        const { items, failed } = await explainBatch(ready, step);
+        if (options.analyser) await options.analyser.analyse(items, explainer);
+        await Promise.all(items.map((item) => writeImageOutputs(item, options, sink)));
+        const records = [...items.map((i) => i.record), ...failed];
+        await sink.append(records);
+        for (const record of records) noteRecord(record, errors, dataHashes);
+        progress.advance(ready.length);
+      }
+      await sink.finish();
     } finally {
       progress.stop();
       await sink.close();
@@ -223,35 +235,41 @@ function noteRecord(record: ResultRecord, errors: { image: string; error: string
   if (typeof record.imageSha256 === 'string') dataHashes.set(record.image, record.imageSha256);
 }
 
-/**
- * Runs `consume` on each batch in order while the next batch is read. A read that fails while `consume` is running
- * (or throwing) is never an unhandled rejection: it is observed at once and rethrown when its turn comes.
- */
-export async function forEachPrefetched<B, R>(batches: readonly B[], read: (batch: B) => Promise<R>, consume: (ready: R) => Promise<void>): Promise<void> {
-  let next = batches.length > 0 ? read(batches[0]) : undefined;
-  for (let b = 0; b < batches.length; b++) {
-    const ready = await next!;
-    next = b + 1 < batches.length ? read(batches[b + 1]) : undefined; // decode ahead while ORT runs
-    next?.catch(() => {});
-    await consume(ready);
+/** At most this many images are fetched and decoded at once. */
+const IMAGE_FETCH_CONCURRENCY = 16;
+
+/** Groups `items` into arrays of `size` (the last may be shorter), pulling no more than one group ahead. */
+async function* inBatches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
   }
+  if (batch.length > 0) yield batch;
 }
 
 type ReadImage = { image: string; sha256?: string } & ({ prepared: PreparedImage } | { error: string });
 
-/** errno codes of one image file that make an error record for that image (the run goes on). */
-const IMAGE_FILE_PROBLEMS = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
+/** Local errno codes that the storage reports as an outage but that concern this one file (the run goes on). */
+const IMAGE_FILE_PROBLEMS = new Set(['ELOOP', 'ENAMETOOLONG']);
 
-/** Reads and preprocesses one image; a problem with this file (unreadable, not an image) is returned, not thrown. */
-async function readImage(image: string, root: string, preprocess: PreprocessOptions): Promise<ReadImage> {
-  const file = path.join(root, image);
+/**
+ * Reads and preprocesses one image; a problem with this file (missing, refused, not an image) is returned, not
+ * thrown. Storage that does not answer (exit 4) is thrown.
+ */
+async function readImage(storage: Storage, image: string, root: Location, rootText: string, preprocess: PreprocessOptions): Promise<ReadImage> {
+  const file = joinUri(rootText, image);
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await storage.read(joinLocation(root, image));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code && IMAGE_FILE_PROBLEMS.has(code)) return { image, error: `${file}: cannot read image (${code})` };
-    throw new InfrastructureError(`cannot read image (${code ?? (error as Error).message})`, file);
+    const problem = storageProblem(error);
+    if (error instanceof InputError || IMAGE_FILE_PROBLEMS.has(problem)) return { image, error: `${file}: cannot read image (${problem})` };
+    if (error instanceof InfrastructureError) throw new InfrastructureError(`cannot read image (${problem})`, file);
+    throw error;
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   try {
@@ -282,7 +300,7 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
     if ('error' in r) {
       fail(r, r.error);
     } else if (target.kind === 'labels' && labels!.get(r.image) === undefined) {
-      fail(r, `${path.join(step.images, r.image)}: no label for this image in ${step.labelSource}`);
+      fail(r, `${joinUri(step.images, r.image)}: no label for this image in ${step.labelSource}`);
     } else {
       ok.push({ ...r, target: target.kind === 'class' ? target.index : target.kind === 'labels' ? labels!.get(r.image)! : -1 });
     }
@@ -295,7 +313,7 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
   ok.forEach(({ image, sha256, prepared }, i) => {
     const e = explanations[i];
     if (e.problem) {
-      fail({ image, sha256, prepared }, `${path.join(step.images, image)}: ${e.problem}`);
+      fail({ image, sha256, prepared }, `${joinUri(step.images, image)}: ${e.problem}`);
       return;
     }
     const label = labels?.get(image);
@@ -322,7 +340,15 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
 /** Everything that decides this run's results, for run-manifest.json. */
 async function buildManifest(
   options: ExplainRunOptions,
-  run: { modelSha256: string; explainer: Explainer; target: TargetSpec; preprocess: PreprocessOptions; images: string[] },
+  storage: Storage,
+  run: {
+    modelSha256: string;
+    explainer: Explainer;
+    target: TargetSpec;
+    preprocess: PreprocessOptions;
+    images: string[];
+    imageSizes?: ReadonlyMap<string, number>;
+  },
 ): Promise<RunManifest> {
   const context = options.context ?? { command: 'explain' };
   const { preprocess, target } = run;
@@ -332,9 +358,9 @@ async function buildManifest(
     command: context.command,
     createdAt: new Date().toISOString(),
     model: { file: options.model, sha256: run.modelSha256 },
-    baselineModel: await fileFingerprint(context.baselineModel),
+    baselineModel: await fileFingerprint(context.baselineModel, storage),
     data: {
-      ...(await listFingerprint(options.images, run.images)),
+      ...(await listFingerprint(options.images, run.images, storage, run.imageSizes)),
       shard: options.shard ? `${options.shard.index}/${options.shard.count}` : null,
     },
     method: run.explainer.method.name,
@@ -351,11 +377,11 @@ async function buildManifest(
       layout: preprocess.layout,
     },
     inputs: {
-      labels: await fileFingerprint(options.labels),
-      classes: await fileFingerprint(options.classes),
-      coco: await fileFingerprint(context.coco ?? options.cocoLabels?.file),
-      invalidMasks: await folderFingerprint(context.invalidMasks),
-      roiMasks: await folderFingerprint(context.roiMasks),
+      labels: await fileFingerprint(options.labels, storage),
+      classes: await fileFingerprint(options.classes, storage),
+      coco: await fileFingerprint(context.coco ?? options.cocoLabels?.file, storage),
+      invalidMasks: await folderFingerprint(context.invalidMasks, storage),
+      roiMasks: await folderFingerprint(context.roiMasks, storage),
     },
     policy: context.policy ?? null,
   };
@@ -366,9 +392,11 @@ async function buildManifest(
  * fields); results without a manifest (an older heatgate's run) are exit 2 too; an empty folder starts fresh. Without
  * --resume an earlier run is replaced, and stderr says so.
  */
-async function claimOutDir(out: string, manifest: RunManifest, resume: boolean): Promise<void> {
-  const old = await readManifest(out);
-  const hasResults = await stat(path.join(out, 'results.jsonl')).then((s) => s.size > 0, () => false);
+async function claimOutDir(storage: Storage, outLoc: Location, out: string, manifest: RunManifest, resume: boolean): Promise<void> {
+  const old = await readManifest(outLoc, storage);
+  const present = async (rel: string) => (await storage.stat(joinLocation(outLoc, rel)).catch(() => undefined)) !== undefined;
+  const hasResults =
+    (await storage.stat(joinLocation(outLoc, RESULTS_FILE)).then((s) => (s?.size ?? 0) > 0, () => false)) || (await present(RESULTS_PARTS));
   if (resume && old) {
     assertSameRun(old, manifest, out);
     return;
@@ -386,16 +414,16 @@ async function claimOutDir(out: string, manifest: RunManifest, resume: boolean):
         'starting over replaces its results (use --resume to continue it instead)\n',
     );
   }
-  await writeManifest(out, manifest);
+  await writeManifest(outLoc, manifest, storage);
 }
 
-async function writeImageOutputs(item: BatchItem<ResultRecord>, options: ExplainRunOptions): Promise<void> {
+async function writeImageOutputs(item: BatchItem<ResultRecord>, options: ExplainRunOptions, sink: ResultsSink): Promise<void> {
   const { explanation: e, prepared, image } = item;
   const writes: Promise<void>[] = [];
   if (options.saveRaw) {
     const rel = `heatmaps/${image}.npy`;
     item.record.heatmap = rel;
-    writes.push(writeFileAtomic(path.join(options.out, rel), encodeNpy(e.cam, [e.camHeight, e.camWidth]), { durable: false }));
+    writes.push(sink.writeFile(rel, encodeNpy(e.cam, [e.camHeight, e.camWidth]), { durable: false }));
   }
   if (options.overlays ?? true) {
     const rel = `overlays/${image}.png`;
@@ -410,7 +438,7 @@ async function writeImageOutputs(item: BatchItem<ResultRecord>, options: Explain
         heatmapWidth: e.camWidth,
         geometry: prepared.geometry,
         outlines: item.outlines,
-      }).then((png) => writeFileAtomic(path.join(options.out, rel), png, { durable: false })),
+      }).then((png) => sink.writeFile(rel, png, { durable: false })),
     );
   }
   await Promise.all(writes);

@@ -1,17 +1,19 @@
-import { access, constants, readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { maskCandidates } from '../analysis/mask-files.ts';
+import { maskCandidateNames } from '../analysis/mask-files.ts';
 import { ConfigError, InputError } from '../errors.ts';
+import { restateStorageError } from '../storage/errors.ts';
+import { joinUri, parseLocation } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { scanImages, type SkipReason } from '../imaging/list.ts';
 import { IMAGE_EXTENSIONS } from '../imaging/formats.ts';
 import { notice, type InputNotice } from '../notices.ts';
 import { readLabelRows, unmatchedLabelRows, type LabelRows } from './labels.ts';
 
 /**
- * Every path a run is given, checked up front, before the model loads, so no run does work and then fails on a
- * typo. A path that does not exist is a ConfigError (exit 2: the command line or policy is wrong); one that exists
- * but is unreadable, of the wrong kind, empty, or matches none of the images is an InputError (exit 3). Messages
- * name the flag and the path: `--invalid-masks data/invalidd: no such folder`.
+ * Every location a run is given (a local path, file:// or s3://), checked up front, before the model loads, so no
+ * run does work and then fails on a typo. One that does not exist is a ConfigError (exit 2: the command line or
+ * policy is wrong); one that exists but is unreadable (S3: access denied), of the wrong kind, empty, or matches none
+ * of the images is an InputError (exit 3); storage that cannot be reached is exit 4. Messages name the flag and the
+ * location: `--invalid-masks data/invalidd: no such folder`, `--images s3://bucket/imgs: no such folder`.
  *
  * Relative paths: command-line paths are relative to the working directory (they are used as given); paths a
  * policy names are relative to the policy file (createRegionSource's baseDir).
@@ -48,41 +50,39 @@ const NAMED_INPUTS: readonly { key: keyof InputPaths; flag: string; kind: PathKi
 export interface CheckedInputs {
   /** Every image under --images (before --shard), sorted. */
   images: string[];
+  /** Image sizes the listing gave (S3), for the data fingerprint. */
+  imageSizes?: ReadonlyMap<string, number>;
   /** The labels CSV, read and checked (one row per image). */
   labels?: LabelRows;
   /** Files skipped under --images, label rows that match no image, repeated label rows. */
   notices: InputNotice[];
 }
 
-/** Checks one named path: exists (else exit 2), is of its kind, readable and not empty (else exit 3). */
-export async function checkPath(flag: string, file: string, kind: PathKind): Promise<void> {
+/**
+ * Checks one named location: exists (else exit 2), is of its kind, readable and not empty (else exit 3); storage
+ * that does not answer is exit 4.
+ */
+export async function checkPath(flag: string, file: string, kind: PathKind, storage: Storage = defaultStorage()): Promise<void> {
   const where = `${flag} ${file}`;
+  const loc = parseLocation(file, flag);
+  const unreadable = (error: unknown, what: string) => restateStorageError(error, (problem) => `${what} (${problem})`, where);
   let info;
   try {
-    info = await stat(file);
+    info = await storage.stat(loc);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConfigError(`no such ${kind}`, where);
-    throw new InputError(`cannot read (${code ?? String(error)})`, where);
+    throw unreadable(error, 'cannot read');
   }
+  if (!info) throw new ConfigError(`no such ${kind}`, where);
   if (kind === 'folder') {
-    if (!info.isDirectory()) throw new InputError('is a file, expected a folder', where);
-    let entries: string[];
+    if (info.kind !== 'folder') throw new InputError('is a file, expected a folder', where);
     try {
-      entries = await readdir(file);
+      for await (const _ of storage.list(loc, { includeHidden: true })) return;
     } catch (error) {
-      throw new InputError(`cannot read folder (${(error as NodeJS.ErrnoException).code ?? String(error)})`, where);
+      throw unreadable(error, 'cannot read folder');
     }
-    if (entries.length === 0) throw new InputError('empty folder', where);
-    return;
+    throw new InputError('empty folder', where);
   }
-  if (info.isDirectory()) throw new InputError('is a folder, expected a file', where);
-  if (!info.isFile()) throw new InputError('not a regular file', where);
-  try {
-    await access(file, constants.R_OK);
-  } catch (error) {
-    throw new InputError(`cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, where);
-  }
+  if (info.kind === 'folder') throw new InputError('is a folder, expected a file', where);
   if (info.size === 0) throw new InputError('empty file', where);
 }
 
@@ -91,28 +91,30 @@ export async function checkPath(flag: string, file: string, kind: PathKind): Pro
  * the images, checks that each mask folder has a mask for some image and that the labels name some image, and
  * collects notices about what will be left out.
  */
-export async function checkInputs(paths: InputPaths): Promise<CheckedInputs> {
+export async function checkInputs(paths: InputPaths, storage: Storage = defaultStorage()): Promise<CheckedInputs> {
   for (const { key, flag, kind } of NAMED_INPUTS) {
     const value = paths[key];
-    if (value !== undefined) await checkPath(flag, value, kind);
+    if (value !== undefined) await checkPath(flag, value, kind, storage);
   }
   const notices: InputNotice[] = [];
   let images: string[] = [];
+  let imageSizes: ReadonlyMap<string, number> | undefined;
   if (paths.images !== undefined) {
-    const scan = await scanImages(paths.images);
+    const scan = await scanImages(paths.images, storage);
     images = scan.images;
+    imageSizes = scan.sizes;
     if (images.length === 0) {
       throw new InputError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) in the folder or below it`, `--images ${paths.images}`);
     }
     notices.push(...skippedNotices(paths.images, scan.skipped));
   }
   for (const [flag, dir] of [['--invalid-masks', paths.invalidMasks], ['--roi-masks', paths.roiMasks]] as const) {
-    const missing = dir !== undefined && images.length > 0 ? await checkMaskFolder(flag, dir, images) : null;
+    const missing = dir !== undefined && images.length > 0 ? await checkMaskFolder(flag, dir, images, storage) : null;
     if (missing) notices.push(missing);
   }
   let labels: LabelRows | undefined;
   if (paths.labels !== undefined) {
-    labels = await readLabelRows(paths.labels);
+    labels = await readLabelRows(paths.labels, '--labels', storage);
     notices.push(...labels.notices);
     if (images.length > 0) {
       const unmatched = unmatchedLabelRows(labels, images);
@@ -125,7 +127,7 @@ export async function checkInputs(paths: InputPaths): Promise<CheckedInputs> {
       if (unmatched) notices.push(unmatched);
     }
   }
-  return { images, notices, ...(labels && { labels }) };
+  return { images, notices, ...(labels && { labels }), ...(imageSizes && { imageSizes }) };
 }
 
 const SKIP_MESSAGES: Record<SkipReason, string> = {
@@ -153,13 +155,14 @@ function skippedNotices(dir: string, skipped: Record<SkipReason, string[]>): Inp
  * A mask folder must hold a mask for at least one image: one that holds none is a wrong folder, not "no masks".
  * Images without a mask (their metrics on that region are null) are a notice.
  */
-async function checkMaskFolder(flag: string, dir: string, images: readonly string[]): Promise<InputNotice | null> {
-  const files = new Set(await filesUnder(dir));
-  const rel = (f: string) => path.relative(dir, f).split(path.sep).join('/');
-  const missing = images.filter((image) => !maskCandidates(dir, image).some((f) => files.has(rel(f))));
+async function checkMaskFolder(flag: string, dir: string, images: readonly string[], storage: Storage): Promise<InputNotice | null> {
+  // One listing of the folder (one request per 1000 names on S3), not a probe per image and extension.
+  const files = new Set<string>();
+  for await (const rel of storage.list(parseLocation(dir, flag))) files.add(rel);
+  const missing = images.filter((image) => !maskCandidateNames(image).some((f) => files.has(f)));
   if (missing.length === images.length) {
     throw new InputError(
-      `no mask for any of the ${images.length} images (expected e.g. ${path.join(dir, images[0])}, any image extension)`,
+      `no mask for any of the ${images.length} images (expected e.g. ${joinUri(dir, images[0], flag)}, any image extension)`,
       `${flag} ${dir}`,
     );
   }
@@ -172,14 +175,4 @@ async function checkMaskFolder(flag: string, dir: string, images: readonly strin
     examples: missing,
     message: `${missing.length} of ${images.length} images have no mask in ${flag}; their metrics on that region are null`,
   });
-}
-
-async function filesUnder(dir: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(path.join(dir, rel), { withFileTypes: true })) {
-    const child = rel ? `${rel}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await filesUnder(dir, child)));
-    else out.push(child);
-  }
-  return out;
 }

@@ -1,16 +1,23 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { loadCoco, normalizeRelPath } from '../analysis/coco.ts';
 import { ConfigError, InputError } from '../errors.ts';
+import { NotFoundError, restateStorageError } from '../storage/errors.ts';
+import { parseLocation } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { IMAGE_EXTENSIONS } from '../imaging/formats.ts';
 import { notice, type InputNotice } from '../notices.ts';
 
 /** Class names: from --classes (one per line), else the model's heatgate.classes metadata (comma separated). */
-export async function loadClassNames(file: string | undefined, metadata: string | undefined, classes: number): Promise<string[] | undefined> {
+export async function loadClassNames(
+  file: string | undefined,
+  metadata: string | undefined,
+  classes: number,
+  storage: Storage = defaultStorage(),
+): Promise<string[] | undefined> {
   let names: string[] | undefined;
   if (file) {
-    names = (await readText(file, '--classes')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+    names = (await readText(file, '--classes', storage)).split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
   } else if (metadata) {
     names = metadata.split(',').map((n) => n.trim());
   }
@@ -40,11 +47,11 @@ export interface LabelRows {
  * @throws InputError for a file with no label rows, a row that is not `image,label`, or an image labelled twice
  *   with different labels (naming both lines); the same label twice is a notice.
  */
-export async function readLabelRows(file: string, flag = '--labels'): Promise<LabelRows> {
+export async function readLabelRows(file: string, flag = '--labels', storage: Storage = defaultStorage()): Promise<LabelRows> {
   const where = `${flag} ${file}`;
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    const text = await readText(file, flag);
+    const text = await readText(file, flag, storage);
     records = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: false, info: true }) as unknown as typeof records;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof InputError) throw error;
@@ -113,13 +120,12 @@ export async function loadLabels(file: string, classNames: string[] | undefined,
   return resolveLabels(await readLabelRows(file), classNames, classes);
 }
 
-async function readText(file: string, flag: string): Promise<string> {
+async function readText(file: string, flag: string, storage: Storage): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return (await storage.read(parseLocation(file, flag))).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ConfigError('no such file', `${flag} ${file}`);
-    throw new InputError(`cannot read (${code ?? String(error)})`, `${flag} ${file}`);
+    if (error instanceof NotFoundError) throw new ConfigError('no such file', `${flag} ${file}`);
+    throw restateStorageError(error, (problem) => `cannot read (${problem})`, `${flag} ${file}`);
   }
 }
 
@@ -129,12 +135,17 @@ async function readText(file: string, flag: string): Promise<string> {
  * with several, or none and no `emptyClass`, gets no label (accuracy skips it). Needs class names (--classes or
  * model metadata).
  */
-export async function labelsFromCoco(file: string, classNames: string[] | undefined, emptyClass?: string): Promise<Map<string, number>> {
+export async function labelsFromCoco(
+  file: string,
+  classNames: string[] | undefined,
+  emptyClass?: string,
+  storage: Storage = defaultStorage(),
+): Promise<Map<string, number>> {
   if (!classNames) throw new ConfigError('labels from COCO need class names: pass --classes or store heatgate.classes in the model');
   if (emptyClass !== undefined && !classNames.includes(emptyClass)) {
     throw new ConfigError(`--coco-empty-class "${emptyClass}" is not a class name (${classNames.join(', ')})`);
   }
-  const index = await loadCoco(file, {});
+  const index = await loadCoco(file, {}, undefined, {}, storage);
   const labels = new Map<string, number>();
   for (const image of index.images()) {
     const classes = [...image.categories].filter((n) => classNames.includes(n));

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { ConfigError, InputError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { tool } from '../gate/verdict.ts';
-import { writeFileAtomic } from '../storage/atomic.ts';
+import { NotFoundError, restateStorageError } from '../storage/errors.ts';
+import { fetchAhead } from '../storage/fetch-ahead.ts';
+import { formatLocation, joinLocation, parseLocation, type Location } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 
 /** The file in --out that says which run the folder holds; schemas/run-manifest.schema.json describes it. */
 export const MANIFEST_FILE = 'run-manifest.json';
@@ -72,56 +72,70 @@ export function heatgateVersion(): string {
   return tool().version;
 }
 
-export async function sha256File(file: string): Promise<string> {
+/** sha256 of a file at any location (streamed). */
+export async function sha256File(file: string, storage: Storage = defaultStorage()): Promise<string> {
   const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    for await (const chunk of await storage.readStream(parseLocation(file))) hash.update(chunk as Buffer);
   } catch (error) {
-    throw new InputError(`cannot read file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, file);
+    throw restateStorageError(error, (problem) => `cannot read file (${problem})`, file);
   }
   return hash.digest('hex');
 }
 
-export async function fileFingerprint(file: string | undefined): Promise<FileFingerprint | null> {
-  return file === undefined ? null : { file, sha256: await sha256File(file) };
+export async function fileFingerprint(file: string | undefined, storage?: Storage): Promise<FileFingerprint | null> {
+  return file === undefined ? null : { file, sha256: await sha256File(file, storage) };
 }
 
-/** The sorted list of `names` under `root` with their sizes (one stat each, no reads). */
-export async function listFingerprint(root: string, names: readonly string[]): Promise<FolderFingerprint> {
+/** Sizes fetched at once: one HEAD each on S3, so a long list does not wait on one round trip per image. */
+const STAT_CONCURRENCY = 16;
+
+/** The sorted list of `names` under `root` with their sizes (`known` ones as given, the others one stat each; no reads). */
+export async function listFingerprint(
+  root: string,
+  names: readonly string[],
+  storage: Storage = defaultStorage(),
+  known?: ReadonlyMap<string, number>,
+): Promise<FolderFingerprint> {
   const hash = createHash('sha256');
-  for (const name of names) {
-    const size = await stat(path.join(root, name)).then(
-      (s) => s.size,
-      () => -1, // vanished since listing: the per-image read reports it
-    );
-    hash.update(`${name}\t${size}\n`);
-  }
+  const base = parseLocation(root);
+  const sizes = fetchAhead(
+    names,
+    async (name) =>
+      known?.get(name) ??
+      storage.stat(joinLocation(base, name)).then(
+        (s) => s?.size ?? -1,
+        () => -1, // vanished or unreadable since listing: the per-image read reports it
+      ),
+    { concurrency: STAT_CONCURRENCY },
+  );
+  let i = 0;
+  for await (const size of sizes) hash.update(`${names[i++]}\t${size}\n`);
   return { folder: root, files: names.length, sha256: hash.digest('hex') };
 }
 
-export async function folderFingerprint(folder: string | undefined): Promise<FolderFingerprint | null> {
+export async function folderFingerprint(folder: string | undefined, storage: Storage = defaultStorage()): Promise<FolderFingerprint | null> {
   if (folder === undefined) return null;
-  let entries;
+  const names: string[] = [];
+  const sizes = new Map<string, number>();
   try {
-    entries = await readdir(folder, { recursive: true, withFileTypes: true });
+    for await (const name of storage.list(parseLocation(folder), { includeHidden: true, onSize: (rel, size) => sizes.set(rel, size) })) names.push(name);
   } catch (error) {
-    throw new InputError(`cannot list folder (${(error as NodeJS.ErrnoException).code})`, folder);
+    throw restateStorageError(error, (problem) => `cannot list folder (${problem})`, folder);
   }
-  const names = entries
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(folder, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return listFingerprint(folder, names);
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return listFingerprint(folder, names, storage, sizes);
 }
 
-export async function readManifest(outDir: string): Promise<RunManifest | undefined> {
-  const file = path.join(outDir, MANIFEST_FILE);
+export async function readManifest(out: Location, storage: Storage = defaultStorage()): Promise<RunManifest | undefined> {
+  const loc = joinLocation(out, MANIFEST_FILE);
+  const file = formatLocation(loc);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await storage.read(loc)).toString('utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(`cannot read the run manifest (${(error as NodeJS.ErrnoException).code})`, file);
+    if (error instanceof NotFoundError) return undefined;
+    throw restateStorageError(error, (problem) => `cannot read the run manifest (${problem})`, file, ConfigError);
   }
   try {
     const manifest = JSON.parse(text) as RunManifest;
@@ -132,8 +146,8 @@ export async function readManifest(outDir: string): Promise<RunManifest | undefi
   }
 }
 
-export async function writeManifest(outDir: string, manifest: RunManifest): Promise<void> {
-  await writeFileAtomic(path.join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+export async function writeManifest(out: Location, manifest: RunManifest, storage: Storage = defaultStorage()): Promise<void> {
+  await storage.write(joinLocation(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /** Keys that locate an input rather than identify it; not compared on --resume. */

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { createAnalyser } from '../analysis/analyser.ts';
 import { METRIC_NAMES } from '../analysis/metrics/registry.ts';
 import type { RegionConfig } from '../analysis/regions.ts';
@@ -7,6 +6,8 @@ import { resolvePolicy } from '../gate/gate.ts';
 import { checkPolicyClasses, type Policy } from '../gate/policy.ts';
 import type { InputNotice } from '../notices.ts';
 import { gateResults, type GateResult } from '../report/gate-results.ts';
+import { joinUri } from '../storage/location.ts';
+import { defaultStorage } from '../storage/storage.ts';
 import { explainImages, type ExplainRunOptions, type ExplainSummary } from './explain.ts';
 import { checkInputs } from './inputs.ts';
 
@@ -36,17 +37,18 @@ export interface RunResult {
  */
 export async function runGate(options: RunOptions): Promise<RunResult> {
   // Every named path first: a typo fails here, before the model loads or any output is written.
-  const inputs = await checkInputs(options);
+  const storage = options.storage ?? defaultStorage();
+  const inputs = await checkInputs(options, storage);
   const policyFile = options.policy;
   // The one read of the policy in a run: the gate gets the parsed Policy.
-  const policy = resolvePolicy(policyFile, { metrics: METRIC_NAMES });
+  const policy = await resolvePolicy(policyFile, { metrics: METRIC_NAMES }, storage);
   const regions = regionConfig(options, policy);
   // One analyser for the model and its baseline: regions (and the COCO index) are loaded once per run.
   // The region paths here all come from the command line, so they are relative to the working directory (a path
   // the policy named would resolve against the policy's folder: the README's rule).
   const analyser = await createAnalyser({
     regions,
-    regionOptions: { baseDir: process.cwd(), configFile: policyFile },
+    regionOptions: { baseDir: process.cwd(), configFile: policyFile, storage },
     occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
@@ -63,6 +65,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   const onModel = (model: { classes: number; classNames?: string[] }) => checkPolicyClasses(policy, model);
   const explained = await explainImages({
     ...options,
+    storage,
     inputs,
     cocoLabels,
     analyser,
@@ -74,7 +77,8 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     baseline = await explainImages({
       ...options,
       model: options.baselineModel,
-      out: path.join(options.out, 'baseline'),
+      storage,
+      out: joinUri(options.out, 'baseline', '--out'),
       inputs,
       cocoLabels,
       context: { ...context, command: 'run (baseline model)' },
@@ -87,10 +91,11 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   // The baseline model reads the same inputs, so its notices would repeat the model's.
   const notices = [...explained.notices, ...regionNotices];
   const gate = await gateResults({
-    results: path.join(options.out, 'results.jsonl'),
+    storage,
+    results: joinUri(options.out, 'results.jsonl', '--out'),
     policy,
     ...(shorterSide(explained) !== undefined && { inputShorterSide: shorterSide(explained) }),
-    baselineResults: options.baselineModel ? path.join(options.out, 'baseline', 'results.jsonl') : undefined,
+    baselineResults: options.baselineModel ? joinUri(options.out, 'baseline/results.jsonl', '--out') : undefined,
     outDir: options.out,
     metrics: METRIC_NAMES,
     fingerprints: { model: explained.modelSha256, data: explained.dataSha256, ...(baseline && { baseline: baseline.modelSha256 }) },

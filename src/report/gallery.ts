@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
 import sharp from 'sharp';
+import { joinLocation, parseLocation, type Location } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import type { ImageRef } from '../gate/aggregator.ts';
 
 export interface GalleryItem extends ImageRef {
@@ -20,17 +20,26 @@ export interface GalleryOptions {
  * data URI, downscaled so a dozen overlays stay well under a few MB of HTML. A missing overlay is a
  * placeholder in the report, not an error: the verdict does not depend on it.
  */
-export async function loadGallery(outDir: string, refs: readonly ImageRef[], options: GalleryOptions = {}): Promise<GalleryItem[]> {
+export async function loadGallery(
+  outDir: string,
+  refs: readonly ImageRef[],
+  options: GalleryOptions = {},
+  storage: Storage = defaultStorage(),
+): Promise<GalleryItem[]> {
   const maxSide = options.maxSide ?? 640;
+  const root = parseLocation(outDir, '--out');
   return Promise.all(
     refs.map(async (ref): Promise<GalleryItem> => {
       if (!ref.overlay) return { ...ref, missing: 'no overlay recorded' };
-      const path = resolve(outDir, ref.overlay);
-      const rel = relative(resolve(outDir), path);
-      if (rel.startsWith('..') || isAbsolute(rel)) return { ...ref, missing: 'overlay path is outside the out dir' };
+      let overlay: Location;
+      try {
+        overlay = joinLocation(root, ref.overlay); // refuses absolute paths and '..' that climbs out
+      } catch {
+        return { ...ref, missing: 'overlay path is outside the out dir' };
+      }
       let bytes: Buffer;
       try {
-        bytes = await readFile(path);
+        bytes = await storage.read(overlay);
       } catch {
         return { ...ref, missing: `overlay not found: ${ref.overlay}` };
       }

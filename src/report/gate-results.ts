@@ -2,6 +2,7 @@ import { evaluateResults, type EvaluateResultsOptions, type EvaluatedResults } f
 import { writeGateOutputs, type GateOutputs } from './outputs.ts';
 
 export interface GateResultsOptions extends EvaluateResultsOptions {
+  /** A local folder, file:// or an s3:// prefix. */
   outDir: string;
 }
 
@@ -11,10 +12,10 @@ export interface GateResult extends EvaluatedResults {
 
 /**
  * `heatgate gate`: the gate's decision over an existing results.jsonl (gate/evaluateResults), then verdict.json,
- * metrics, summary.md and report.html in `outDir`. A failed gate is a result (`verdict.verdict`).
+ * metrics, summary.md and report.html in `outDir` (verdict.json last; results.jsonl, complete by now, is not touched). A failed gate is a result (`verdict.verdict`).
  */
 export async function gateResults(options: GateResultsOptions): Promise<GateResult> {
   const evaluated = await evaluateResults(options);
-  const outputs = await writeGateOutputs(options.outDir, evaluated.verdict, evaluated.summary);
+  const outputs = await writeGateOutputs(options.outDir, evaluated.verdict, evaluated.summary, undefined, options.storage);
   return { ...evaluated, outputs };
 }

@@ -1,13 +1,12 @@
-import { join } from 'node:path';
 import type { ImageRef, Summary } from '../gate/aggregator.ts';
 import { aggregateFor, percentile } from '../gate/aggregates.ts';
 import type { Verdict } from '../gate/verdict.ts';
-import { writeFileAtomic } from '../storage/atomic.ts';
+import { joinUri, parseLocation } from '../storage/location.ts';
+import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { loadGallery } from './gallery.ts';
 import { renderReport } from './html.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
-import { ensureDir } from '../storage/out-dir.ts';
 
 /** The files `writeGateOutputs` writes, by role. */
 export interface GateOutputs {
@@ -59,34 +58,42 @@ export function metricEntries(verdict: Verdict, summary: Summary): MetricEntry[]
 
 /**
  * Writes verdict.json, verdict.txt, metrics.json, mlpipeline-metrics.json, summary.md and report.html to
- * `outDir`, each atomically (temp file + rename). `gallery` defaults to the verdict's worst images; their
- * overlays are read from `outDir`.
+ * `outDir` (a local folder, file:// or an s3:// prefix) through its output target, each whole and atomically,
+ * verdict.json last. The target is opened without results (`writesResults: false`): results.jsonl there is
+ * left as it is. `gallery` defaults to the verdict's worst images; their overlays are read from `outDir`.
  */
 export async function writeGateOutputs(
   outDir: string,
   verdict: Verdict,
   summary: Summary,
   gallery: readonly ImageRef[] = verdict.worstImages?.images ?? [],
+  storage: Storage = defaultStorage(),
 ): Promise<GateOutputs> {
-  await ensureDir(outDir); // bounded, one line on failure (recursive mkdir spins on /proc)
+  // Opening removes an old verdict.json first: a reader never pairs it with this run's other outputs.
+  const target = await storage.openOutput(parseLocation(outDir, '--out'), { resume: false, writesResults: false });
+  const at = (name: string) => joinUri(outDir, name);
   const paths: GateOutputs = {
-    verdict: join(outDir, 'verdict.json'),
-    verdictText: join(outDir, 'verdict.txt'),
-    metrics: join(outDir, 'metrics.json'),
-    kfpMetrics: join(outDir, 'mlpipeline-metrics.json'),
-    summary: join(outDir, 'summary.md'),
-    report: join(outDir, 'report.html'),
+    verdict: at('verdict.json'),
+    verdictText: at('verdict.txt'),
+    metrics: at('metrics.json'),
+    kfpMetrics: at('mlpipeline-metrics.json'),
+    summary: at('summary.md'),
+    report: at('report.html'),
   };
   const entries = metricEntries(verdict, summary);
   const plain: Record<string, number> = {};
   for (const { name, value } of entries) if (value !== null && !(name in plain)) plain[name] = value;
-  const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery) });
-  // The report and details first, verdict.json last: a reader that sees the verdict finds the rest in place.
-  await writeFileAtomic(paths.report, html);
-  await writeFileAtomic(paths.summary, renderSummaryMarkdown(verdict, paths.report));
-  await writeFileAtomic(paths.metrics, `${JSON.stringify(plain, null, 2)}\n`);
-  await writeFileAtomic(paths.kfpMetrics, `${JSON.stringify(kfpMetrics(entries), null, 2)}\n`);
-  await writeFileAtomic(paths.verdictText, `${verdict.verdict}\n`);
-  await writeFileAtomic(paths.verdict, `${JSON.stringify(verdict, null, 2)}\n`);
+  try {
+    const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery, {}, storage) });
+    // The report and details first, verdict.json last: a reader that sees the verdict finds the rest in place.
+    await target.writeFile('report.html', html);
+    await target.writeFile('summary.md', renderSummaryMarkdown(verdict, paths.report));
+    await target.writeFile('metrics.json', `${JSON.stringify(plain, null, 2)}\n`);
+    await target.writeFile('mlpipeline-metrics.json', `${JSON.stringify(kfpMetrics(entries), null, 2)}\n`);
+    await target.writeFile('verdict.txt', `${verdict.verdict}\n`);
+    await target.writeFile('verdict.json', `${JSON.stringify(verdict, null, 2)}\n`);
+  } finally {
+    await target.close();
+  }
   return paths;
 }

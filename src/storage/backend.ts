@@ -17,6 +17,16 @@ export interface ListOptions {
   recursive?: boolean;
   /** Also list names with a segment starting with '.' (default false: .git, macOS '._x.jpg', temp files). */
   includeHidden?: boolean;
+  /**
+   * Told about entries that are not listed because they are not plain files: local links to folders or to nothing
+   * (`link`), sockets, FIFOs and devices (`special`). S3 has none.
+   */
+  onSkipped?: (rel: string, why: 'link' | 'special') => void;
+  /**
+   * Told each listed file's size when the listing carries it (S3 does; a local directory read does not), just
+   * before its name is yielded: callers that need sizes save a request per file.
+   */
+  onSize?: (rel: string, size: number) => void;
 }
 
 /**

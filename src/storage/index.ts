@@ -1,10 +1,10 @@
 export { writeFileAtomic, type FileContent } from './atomic.ts';
 export type { Backend, ListOptions, ObjectStat } from './backend.ts';
-export { NotFoundError } from './errors.ts';
+export { NotFoundError, storageProblem } from './errors.ts';
 export { fetchAhead, type FetchAheadOptions } from './fetch-ahead.ts';
 export { LocalBackend } from './local.ts';
-export { compareUtf8, formatLocation, joinLocation, parentLocation, parseLocation, relativeLocation, type Location } from './location.ts';
+export { compareUtf8, formatLocation, joinLocation, joinUri, resolveUri, parentLocation, parseLocation, relativeLocation, type Location } from './location.ts';
 export { COMMIT_MARKER, RESULTS_FILE, RESULTS_PARTS, type OutputTarget, type OutputTargetOptions } from './output.ts';
 export { S3Backend, S3_BACKEND_DEFAULTS, type S3BackendOptions } from './s3.ts';
 export { createS3Client, resolveS3Settings, s3ClientConfig, S3_DEFAULTS, type S3ClientOptions, type S3Settings } from './s3-config.ts';
-export { Storage, type StorageOptions } from './storage.ts';
+export { defaultStorage, Storage, type StorageOptions } from './storage.ts';

@@ -48,7 +48,7 @@ export class LocalBackend implements Backend {
     const s = await this.stat(root);
     if (!s) throw new NotFoundError(dir, 'folder not found');
     if (s.kind !== 'folder') throw new InputError('not a folder', dir);
-    yield* walk(dir, '', options.recursive ?? true, options.includeHidden ?? false);
+    yield* walk(dir, '', options.recursive ?? true, options.includeHidden ?? false, options.onSkipped);
   }
 
   async write(loc: Location, data: FileContent, options: { durable?: boolean } = {}): Promise<void> {
@@ -75,7 +75,13 @@ export class LocalBackend implements Backend {
  * listing. Holds one directory's entries per level. Links to files are listed; links to folders are not
  * followed (no cycles).
  */
-async function* walk(dir: string, rel: string, recursive: boolean, includeHidden: boolean): AsyncGenerator<string> {
+async function* walk(
+  dir: string,
+  rel: string,
+  recursive: boolean,
+  includeHidden: boolean,
+  onSkipped?: ListOptions['onSkipped'],
+): AsyncGenerator<string> {
   const here = rel === '' ? dir : path.join(dir, rel);
   let entries: Dirent[];
   try {
@@ -89,10 +95,14 @@ async function* walk(dir: string, rel: string, recursive: boolean, includeHidden
     let folder = entry.isDirectory();
     if (entry.isSymbolicLink()) {
       const target = await stat(path.join(here, entry.name)).catch(() => undefined); // dangling: skipped
-      if (!target?.isFile()) continue;
+      if (!target?.isFile()) {
+        onSkipped?.(rel === '' ? entry.name : `${rel}/${entry.name}`, 'link');
+        continue;
+      }
       folder = false;
     } else if (!folder && !entry.isFile()) {
-      continue; // sockets, FIFOs, devices
+      onSkipped?.(rel === '' ? entry.name : `${rel}/${entry.name}`, 'special'); // sockets, FIFOs, devices
+      continue;
     }
     items.push({ name: entry.name, key: folder ? `${entry.name}/` : entry.name, folder });
   }
@@ -100,7 +110,7 @@ async function* walk(dir: string, rel: string, recursive: boolean, includeHidden
   for (const item of items) {
     const child = rel === '' ? item.name : `${rel}/${item.name}`;
     if (!item.folder) yield child;
-    else if (recursive) yield* walk(dir, child, recursive, includeHidden);
+    else if (recursive) yield* walk(dir, child, recursive, includeHidden, onSkipped);
   }
 }
 
@@ -115,8 +125,13 @@ export const isNotFound = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((er
 export function fsError(error: unknown, file: string, action: 'read' | 'list' | 'write' | 'remove'): HeatgateError {
   if (error instanceof HeatgateError) return error;
   const code = (error as NodeJS.ErrnoException).code;
-  if (isNotFound(error)) return new NotFoundError(file);
-  if (code === 'EACCES' || code === 'EPERM') return new InputError(`permission denied (cannot ${action})`, file);
-  if (code === 'EISDIR') return new InputError('is a folder, expected a file', file);
-  return new InfrastructureError(`cannot ${action} (${code ?? (error as Error).message})`, file);
+  const typed = isNotFound(error)
+    ? new NotFoundError(file)
+    : code === 'EACCES' || code === 'EPERM'
+      ? new InputError(`permission denied (cannot ${action})`, file)
+      : code === 'EISDIR'
+        ? new InputError('is a folder, expected a file', file)
+        : new InfrastructureError(`cannot ${action} (${code ?? (error as Error).message})`, file);
+  typed.cause = error; // the errno code, for callers whose messages name it (see storageProblem)
+  return typed;
 }

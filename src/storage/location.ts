@@ -87,6 +87,23 @@ export function relativeLocation(root: Location, child: Location): string | unde
   return undefined;
 }
 
+/**
+ * `rel` under the location written as `base` (a local path, file:// or s3:// string), as a string again: how a
+ * location derived from a flag (`--out`'s `baseline/`, `results.jsonl`) is named. Local paths join with
+ * path.join, so they read as before.
+ */
+export function joinUri(base: string, rel: string, source?: string): string {
+  return formatLocation(joinLocation(parseLocation(base, source), rel, source));
+}
+
+/**
+ * A location given in a config file: an s3:// or file:// URI as it is, a local path resolved against `baseDir`.
+ */
+export function resolveUri(baseDir: string, value: string, source?: string): string {
+  const loc = parseLocation(value, source);
+  return loc.scheme === 'file' ? path.resolve(baseDir, loc.path) : value;
+}
+
 /** The folder or prefix holding `loc` (a model's folder, where its external data files live). */
 export function parentLocation(loc: Location): Location {
   if (loc.scheme === 'file') return { scheme: 'file', path: path.dirname(loc.path) };

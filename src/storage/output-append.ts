@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { open, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { InputError } from '../errors.ts';
 import { writeFileAtomic, type FileContent } from './atomic.ts';
+import { ensureDir } from './out-dir.ts';
 import { fsError, isNotFound, localPath } from './local.ts';
 import { joinLocation, type Location } from './location.ts';
 import { checkLines, COMMIT_MARKER, RESULTS_FILE, resultsNotOpened, type OutputTarget, type OutputTargetOptions } from './output.ts';
@@ -23,8 +25,8 @@ export class AppendOutputTarget implements OutputTarget {
 
   static async open(location: Location, dir: string, options: OutputTargetOptions): Promise<AppendOutputTarget> {
     const file = path.join(dir, RESULTS_FILE);
+    await ensureDir(dir); // bounded (recursive mkdir spins on /proc), one line naming --out on failure
     try {
-      await mkdir(dir, { recursive: true });
       await rm(path.join(dir, options.commitMarker ?? COMMIT_MARKER), { force: true });
       if (options.writesResults === false) return new AppendOutputTarget(location, dir, undefined, 0);
       let kept = 0;
@@ -81,7 +83,11 @@ export class AppendOutputTarget implements OutputTarget {
   }
 }
 
-/** Byte length of the lines that parse as JSON, stopping at the first that does not (a torn write). */
+/**
+ * Byte length of the lines to keep: all of them, less a last line that does not parse as JSON and has no newline
+ * after it (a write torn by a kill). A line that does not parse anywhere else is damage, not a torn write: an
+ * InputError naming the line, and nothing is cut.
+ */
 async function completePrefix(file: string): Promise<{ bytes: number; missingNewline: boolean } | undefined> {
   let size: number;
   try {
@@ -92,15 +98,23 @@ async function completePrefix(file: string): Promise<{ bytes: number; missingNew
   }
   // readline cannot tell whether the last line ended with a newline; trust only lines that parse.
   let bytes = 0;
+  let lineNumber = 0;
+  let bad: { line: number; bytes: number; problem: string } | undefined;
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    lineNumber++;
+    if (bad) throw new InputError(`line ${bad.line}: not valid JSON (${bad.problem})`, file);
     if (line.trim() !== '') {
       try {
         JSON.parse(line);
-      } catch {
-        break;
+      } catch (error) {
+        bad = { line: lineNumber, bytes, problem: (error as Error).message };
       }
     }
     bytes += Buffer.byteLength(line) + 1;
+  }
+  if (bad) {
+    if (bytes <= size) throw new InputError(`line ${bad.line}: not valid JSON (${bad.problem})`, file); // it ends in a newline: not torn
+    return { bytes: bad.bytes, missingNewline: false };
   }
   return { bytes: Math.min(bytes, size), missingNewline: bytes > size };
 }

@@ -101,6 +101,7 @@ export class S3Backend implements Backend {
         const rel = object.Key!.slice(prefix.length);
         if (rel === '' || rel.endsWith('/')) continue; // folder markers made by consoles
         if (!includeHidden && rel.split('/').some((s) => s.startsWith('.'))) continue;
+        if (object.Size !== undefined) options.onSize?.(rel, object.Size);
         yield rel;
       }
     }

@@ -55,3 +55,13 @@ export class Storage implements Backend {
     return this.backend(root).openOutput(root, options);
   }
 }
+
+let shared: Storage | undefined;
+
+/**
+ * The Storage of library calls that pass none: S3 settings from the AWS environment only. The CLI builds its own
+ * per run (with --s3-force-path-style) and passes it down.
+ */
+export function defaultStorage(): Storage {
+  return (shared ??= new Storage());
+}

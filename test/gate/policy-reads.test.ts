@@ -3,7 +3,6 @@
  * on, so the gate cannot judge by a different text than the run analysed with (a policy edited mid-run).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,15 +10,6 @@ import type * as yaml from 'yaml';
 import { buildFixture, type Fixture } from './fixture.ts';
 
 const reads = vi.hoisted(() => ({ files: [] as string[], parses: [] as string[] }));
-
-vi.mock('node:fs', async (importOriginal) => {
-  const real = await importOriginal<typeof fs>();
-  const readFileSync = ((file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
-    reads.files.push(String(file));
-    return (real.readFileSync as (...args: unknown[]) => unknown)(file, ...rest);
-  }) as typeof real.readFileSync;
-  return { ...real, default: { ...real, readFileSync }, readFileSync };
-});
 
 vi.mock('yaml', async (importOriginal) => {
   const real = await importOriginal<typeof yaml>();
@@ -31,6 +21,14 @@ vi.mock('yaml', async (importOriginal) => {
 });
 
 const { main } = await import('../../src/cli/main.ts');
+const { Storage } = await import('../../src/storage/storage.ts');
+const { formatLocation } = await import('../../src/storage/location.ts');
+// Every input is read through Storage (local files and s3:// alike): count the reads there.
+const realRead = Storage.prototype.read;
+vi.spyOn(Storage.prototype, 'read').mockImplementation(function (this: InstanceType<typeof Storage>, loc) {
+  reads.files.push(formatLocation(loc));
+  return realRead.call(this, loc);
+});
 const { runGate } = await import('../../src/pipeline/run.ts');
 const { describeRun } = await import('../../src/cli/commands/run.ts');
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.ts';
 import { joinLocation, parseLocation, type Location } from '../../src/storage/location.ts';
 import type { OutputTarget } from '../../src/storage/output.ts';
 import { LocalBackend } from '../../src/storage/local.ts';
@@ -43,6 +44,19 @@ describe('local output target: append in place', () => {
     await second.close();
     expect(readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
     expect([...readFileSync(join(dir, 'overlays/sub/d.png.png'))]).toEqual([1, 2, 3]);
+  });
+
+  it('on resume refuses a damaged line before the last one: an InputError naming the line, nothing cut', async () => {
+    const dir = tmp();
+    const damaged = `${line('a.png')}\n{"image": "b.png", garbage\n${line('c.png')}\n`;
+    writeFileSync(join(dir, 'results.jsonl'), damaged);
+    const error = await storage.openOutput(parseLocation(dir), { resume: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).message).toMatch(new RegExp(`^${join(dir, 'results.jsonl')}: line 2: not valid JSON`));
+    expect(readFileSync(join(dir, 'results.jsonl'), 'utf8')).toBe(damaged);
+    // A bad last line that still ends in a newline was written whole: damage too, not a torn write.
+    writeFileSync(join(dir, 'results.jsonl'), `${line('a.png')}\n{"image"\n`);
+    await expect(storage.openOutput(parseLocation(dir), { resume: true })).rejects.toThrow(/line 2: not valid JSON/);
   });
 
   it('on resume cuts a torn last line and repairs a lost newline', async () => {

@@ -1,16 +1,18 @@
 import { inspectModel } from '../../onnx/inspect.ts';
 import { defaultLayer } from '../../onnx/layers.ts';
+import { s3Flags, storageFrom } from './options.ts';
 import type { HeatgateCommand } from './types.ts';
 
 export const layersCommand: HeatgateCommand = {
   command: 'layers <model>',
   describe: 'List the tensors Grad-CAM can explain (4-D activations on the way to the logits) and mark the default',
   builder: (y) =>
-    y
-      .positional('model', { type: 'string', demandOption: true, describe: 'ONNX classifier' })
+    s3Flags(y)
+      .positional('model', { type: 'string', demandOption: true, describe: 'ONNX classifier (a local path, file:// or s3://)' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' }),
   handler: async (args) => {
-    const model = await inspectModel(args.model as string);
+    const storage = storageFrom(args, ['model']);
+    const model = await inspectModel(args.model as string, {}, { storage });
     const chosen = defaultLayer(model.candidates, model.loaded.file);
     if (args.json) {
       process.stdout.write(`${JSON.stringify({ default: chosen.tensor, layers: model.candidates }, null, 2)}\n`);

@@ -3,13 +3,39 @@ import { ConfigError } from '../../errors.ts';
 import { DEFAULT_MAX_PIXELS } from '../../imaging/decode.ts';
 import { PROVIDER_CHOICES } from '../../onnx/providers.ts';
 import type { ExplainRunOptions, TargetSpec } from '../../pipeline/explain.ts';
+import { parseLocation } from '../../storage/location.ts';
+import { Storage } from '../../storage/storage.ts';
+
+const LOCATION = 'a local path, file:///path or s3://bucket/key';
+
+/** The flag every command that reads or writes storage takes (also HEATGATE_S3_FORCE_PATH_STYLE=1). */
+export function s3Flags(y: Argv) {
+  return y.option('s3-force-path-style', {
+    type: 'boolean',
+    describe: 'address S3 buckets in the path (http://host/bucket/key), as MinIO and Ceph need; default: HEATGATE_S3_FORCE_PATH_STYLE, else on for IP and localhost endpoints',
+  });
+}
+
+/**
+ * The run's one Storage, after every location flag given has parsed (an unsupported scheme or a bad s3:// location
+ * is exit 2 naming the flag, before anything is read).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function storageFrom(args: Record<string, any>, flags: readonly string[]): Storage {
+  for (const flag of flags) {
+    const value = args[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+    if (value !== undefined) parseLocation(String(value), `--${flag}`);
+  }
+  const forcePathStyle = args.s3ForcePathStyle as boolean | undefined;
+  return new Storage({ s3: forcePathStyle === undefined ? {} : { forcePathStyle } });
+}
 
 /** Flags shared by `explain` and `run`: model, images, explanation and preprocessing. */
 export function explainFlags(y: Argv) {
-  return y
-    .option('model', { type: 'string', demandOption: true, describe: 'ONNX image classifier' })
-    .option('images', { type: 'string', demandOption: true, describe: 'folder of images (searched recursively)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
+  return s3Flags(y)
+    .option('model', { type: 'string', demandOption: true, describe: `ONNX image classifier (${LOCATION})` })
+    .option('images', { type: 'string', demandOption: true, describe: 'folder or s3:// prefix of images (searched recursively)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'output folder or s3:// prefix' })
     .option('layer', { type: 'string', array: true, describe: 'target tensor(s); default: the automatic choice (see `heatgate layers`); several are averaged' })
     .option('method', { type: 'string', default: 'gradcam', describe: 'CAM method' })
     .option('target', { type: 'string', default: 'predicted', describe: '"predicted", a class index, or "labels" (the class from --labels)' })
@@ -36,8 +62,10 @@ export function explainFlags(y: Argv) {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function explainOptionsFrom(args: Record<string, any>): ExplainRunOptions {
+export function explainOptionsFrom(args: Record<string, any>, moreLocations: readonly string[] = []): ExplainRunOptions {
+  const storage = storageFrom(args, ['model', 'images', 'out', 'labels', 'classes', ...moreLocations]);
   return {
+    storage,
     model: args.model,
     images: args.images,
     out: args.out,

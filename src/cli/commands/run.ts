@@ -20,7 +20,7 @@ export const runCommand: HeatgateCommand = {
       .option('fail', { type: 'boolean', default: true, describe: 'exit 1 when the gate fails (--no-fail: always exit 0)' }),
   handler: async (args) => {
     const result = await runGate({
-      ...explainOptionsFrom(args),
+      ...explainOptionsFrom(args, ['policy', 'baseline-model', 'invalid-masks', 'roi-masks', 'coco']),
       policy: args.policy,
       baselineModel: args.baselineModel,
       invalidMasks: args.invalidMasks,

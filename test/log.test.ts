@@ -6,27 +6,15 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.ts';
 import { captureLog, interactive, log, logFormatFromArgv, logNotice, routeProcessWarnings, setLogFormat } from '../src/log.ts';
 import { notice } from '../src/notices.ts';
 import { createProgress } from '../src/pipeline/progress.ts';
+import { cli } from './cli/helpers.ts';
 
 const EXAMPLE = path.resolve('examples/underpass');
 
 afterEach(() => setLogFormat('text'));
 
-async function cli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((stderr += String(c)), true));
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((stdout += String(c)), true));
-  try {
-    return { code: await main(args), stderr, stdout };
-  } finally {
-    e.mockRestore();
-    o.mockRestore();
-  }
-}
 
 const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 

@@ -4,27 +4,15 @@
  */
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import type { DoctorReport } from '../../src/doctor.ts';
 import { s3Settings } from '../../src/doctor.ts';
 import { cudaProviderLibrary } from '../../src/onnx/providers.ts';
+import { cli } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
 const SECRET = 'dOcToRfAkEsEcReT/0123456789abcdefghijKLMN';
 const KEY_ID = 'AKIADOCTORFAKE123456';
 
-async function cli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((stderr += String(c)), true));
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((stdout += String(c)), true));
-  try {
-    return { code: await main(args), stderr, stdout };
-  } finally {
-    e.mockRestore();
-    o.mockRestore();
-  }
-}
 
 beforeEach(() => {
   for (const name of ['AWS_PROFILE', 'AWS_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_CA_BUNDLE', 'HEATGATE_S3_FORCE_PATH_STYLE', 'AWS_SESSION_TOKEN']) {

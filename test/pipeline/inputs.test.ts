@@ -7,25 +7,13 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../cli/helpers.ts';
 
 const EXAMPLE = 'examples/underpass';
 const MODELS = { clean: `${EXAMPLE}/models/clean.onnx`, shortcut: `${EXAMPLE}/models/shortcut.onnx` };
 const IMAGES = `${EXAMPLE}/images`;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((stdout += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((stderr += String(c)), true));
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const temp = (name: string) => mkdtemp(path.join(tmpdir(), `heatgate-inputs-${name}-`));
 

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { isIP } from 'node:net';
 import { tool } from './gate/verdict.ts';
 import {
   cudaProviderLibrary,
@@ -10,6 +9,7 @@ import {
   type ExecutionProvider,
 } from './onnx/providers.ts';
 import { errorText } from './redact.ts';
+import { resolveS3Settings } from './storage/s3-config.ts';
 
 /** `heatgate doctor`: what this install can run on and where it would read and write. Never prints a secret. */
 export interface DoctorReport {
@@ -40,6 +40,8 @@ export interface S3Settings {
   regionFrom: string | null;
   forcePathStyle: boolean;
   caBundle: string | null;
+  /** Why the storage layer would refuse these settings (exit 2 on first use of s3://). */
+  problem?: string;
 }
 
 export type CredentialStatus =
@@ -115,26 +117,26 @@ function nvidiaSmi(timeoutMs: number): Promise<DoctorReport['gpu']> {
 }
 
 /**
- * The S3 settings heatgate's storage layer takes from the standard AWS environment: endpoint
- * (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL), region (AWS_REGION, else AWS_DEFAULT_REGION; us-east-1 when an
- * endpoint is set without one), path-style addressing (HEATGATE_S3_FORCE_PATH_STYLE, or an IP/localhost endpoint),
- * AWS_CA_BUNDLE.
+ * The S3 settings heatgate's storage layer will use (src/storage/s3-config.ts decides; this only says where each
+ * value came from). A variable the storage layer refuses (a bad endpoint URL, a bad flag value) is the `problem`.
  */
 export function s3Settings(env: NodeJS.ProcessEnv): S3Settings {
   const endpointFrom = env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : env.AWS_ENDPOINT_URL ? 'AWS_ENDPOINT_URL' : null;
-  const endpoint = endpointFrom ? env[endpointFrom]! : null;
-  let regionFrom: string | null = env.AWS_REGION ? 'AWS_REGION' : env.AWS_DEFAULT_REGION ? 'AWS_DEFAULT_REGION' : null;
-  let region = regionFrom ? env[regionFrom]! : null;
-  if (!region && endpoint) [region, regionFrom] = ['us-east-1', 'default with a custom endpoint'];
-  let host = '';
+  let settings: ReturnType<typeof resolveS3Settings>;
   try {
-    host = endpoint ? new URL(endpoint).hostname.replace(/^\[|\]$/g, '') : '';
-  } catch {
-    host = '';
+    settings = resolveS3Settings({ env });
+  } catch (error) {
+    return { endpoint: null, endpointFrom, region: null, regionFrom: null, forcePathStyle: false, caBundle: null, problem: errorText(error) };
   }
-  const flag = env.HEATGATE_S3_FORCE_PATH_STYLE;
-  const forcePathStyle = flag !== undefined && flag !== '' ? /^(1|true|yes)$/i.test(flag) : host === 'localhost' || isIP(host) !== 0;
-  return { endpoint, endpointFrom, region, regionFrom, forcePathStyle, caBundle: env.AWS_CA_BUNDLE || null };
+  const regionFrom = env.AWS_REGION ? 'AWS_REGION' : settings.region ? 'default with a custom endpoint' : null;
+  return {
+    endpoint: settings.endpoint ?? null,
+    endpointFrom,
+    region: settings.region ?? null,
+    regionFrom,
+    forcePathStyle: settings.forcePathStyle,
+    caBundle: settings.caBundle ?? null,
+  };
 }
 
 /** Resolves credentials through the S3 client's default chain (env, profile, web identity, container, IMDS). */

@@ -79,15 +79,16 @@ describe('heatgate doctor --provider', () => {
 });
 
 describe('s3Settings', () => {
-  it('takes AWS_ENDPOINT_URL when there is no S3-specific one, the region from AWS_DEFAULT_REGION, path-style when asked', () => {
+  it('reports what the storage layer uses: AWS_ENDPOINT_URL without an S3-specific one, us-east-1 with an endpoint (the SDK ignores AWS_DEFAULT_REGION), path-style when asked', () => {
     expect(s3Settings({ AWS_ENDPOINT_URL: 'https://minio.internal', AWS_DEFAULT_REGION: 'eu-west-1', HEATGATE_S3_FORCE_PATH_STYLE: '1', AWS_CA_BUNDLE: '/ca.pem' })).toEqual({
       endpoint: 'https://minio.internal',
       endpointFrom: 'AWS_ENDPOINT_URL',
-      region: 'eu-west-1',
-      regionFrom: 'AWS_DEFAULT_REGION',
+      region: 'us-east-1',
+      regionFrom: 'default with a custom endpoint',
       forcePathStyle: true,
       caBundle: '/ca.pem',
     });
+    expect(s3Settings({ AWS_ENDPOINT_URL: 'minio:9000' }).problem).toMatch(/AWS_ENDPOINT_URL: expected an http:\/\/ or https:\/\/ URL/);
     expect(s3Settings({ AWS_REGION: 'us-west-2' })).toMatchObject({ endpoint: null, region: 'us-west-2', regionFrom: 'AWS_REGION', forcePathStyle: false });
     expect(s3Settings({ AWS_ENDPOINT_URL_S3: 'http://localhost:9000', HEATGATE_S3_FORCE_PATH_STYLE: 'false' }).forcePathStyle).toBe(false);
   });

@@ -39,9 +39,10 @@ export function renderDoctor(r: DoctorReport): string {
     `CUDA provider library: ${r.cudaLibrary.present ? 'present' : 'missing'} (${r.cudaLibrary.file})`,
     `GPU: ${r.gpu.found ? r.gpu.devices.join('; ') : r.gpu.note}`,
     `S3 endpoint: ${s3.endpoint ? `${s3.endpoint} (${s3.endpointFrom})` : 'AWS default (AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL unset)'}`,
-    `S3 region: ${s3.region ? `${s3.region} (${s3.regionFrom})` : 'not set (AWS_REGION, AWS_DEFAULT_REGION)'}`,
+    `S3 region: ${s3.region ? `${s3.region} (${s3.regionFrom})` : 'not set (AWS_REGION; else the profile\'s region)'}`,
     `S3 path-style addressing: ${s3.forcePathStyle ? 'yes' : 'no'}`,
     `S3 CA bundle: ${s3.caBundle ?? 'none (AWS_CA_BUNDLE unset)'}`,
+    ...(s3.problem ? [`S3 settings refused: ${s3.problem}`] : []),
     c.resolved
       ? `AWS credentials: resolved (${c.source}), access key id ${c.accessKeyIdPrefix}${c.expires ? `, expires ${c.expires}` : ''}`
       : `AWS credentials: not resolved (${c.reason})`,

@@ -17,6 +17,7 @@ import { pad } from './rules/pad.ts';
 import { reduceMeanRule, reduceSumRule } from './rules/reduce.ts';
 import { leakyRelu, prelu, relu } from './rules/relu.ts';
 import { reshapeBack } from './rules/reshape.ts';
+import { resize } from './rules/resize.ts';
 import { sliceRule } from './rules/slice.ts';
 import { erf, exp, gelu, log, neg, reciprocal, sigmoid, sqrt, tanh } from './rules/smooth.ts';
 import { logSoftmax, softmax } from './rules/softmax.ts';
@@ -43,7 +44,7 @@ export const GRAD_RULES: ReadonlyMap<string, GradRule> = new Map<string, GradRul
   // data movement
   ['Flatten', reshapeBack], ['Reshape', reshapeBack], ['Squeeze', reshapeBack], ['Unsqueeze', reshapeBack],
   ['Transpose', transpose], ['Concat', concat], ['Split', split], ['Slice', sliceRule], ['Pad', pad],
-  ['Gather', gather], ['Identity', identity], ['Dropout', dropout], ['Cast', cast],
+  ['Gather', gather], ['Identity', identity], ['Dropout', dropout], ['Cast', cast], ['Resize', resize],
   // ONNX Runtime's fused ops (models saved after ORT graph optimisation); keys outside ai.onnx carry their domain
   ['com.microsoft.FusedConv', fusedConv], ['com.microsoft.FusedGemm', fusedGemm],
 ]);

@@ -1,9 +1,11 @@
 import { InputError, singleLine } from '../errors.ts';
+import { foldConstants } from './fold.ts';
 import { GraphIndex } from './graph.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
 import { toNumber } from './proto.ts';
+import { upgradeToWorkingOpset } from './upgrade.ts';
 
 /** Spatial size used when the model's input height/width are symbolic and the user gives none. */
 export const DEFAULT_INPUT_SIZE = 224;
@@ -29,7 +31,7 @@ export interface InspectedModel {
 }
 
 export async function inspectModel(file: string, size: { height?: number; width?: number } = {}): Promise<InspectedModel> {
-  const loaded = await loadModel(file);
+  const loaded = await foldConstants(upgradeToWorkingOpset(await loadModel(file)));
   const graph = loaded.model.graph!;
   const input = imageInput(loaded.model, file);
   const height = input.height ?? size.height ?? DEFAULT_INPUT_SIZE;

@@ -22,6 +22,8 @@ export interface ExplainerOptions {
   /** Input size for models whose spatial dims are symbolic. */
   height?: number;
   width?: number;
+  /** The classifier output to explain (`--output`); default: the first float class-vector output. */
+  output?: string;
 }
 
 export interface Explanation {
@@ -65,7 +67,7 @@ export class Explainer {
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
     const method = methodFor(options.method ?? 'gradcam');
-    const model = await inspectModel(file, { height: options.height, width: options.width });
+    const model = await inspectModel(file, { height: options.height, width: options.width, output: options.output });
     const layers = chooseLayers(model.candidates, options.layers, file);
     const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
     const providerOptions = { provider: options.provider, deviceId: options.deviceId, threads: options.threads, origin: 'heatgate' as const };
@@ -109,7 +111,10 @@ export class Explainer {
         results.push({ logits, probabilities: logits, predicted: -1, confidence: NaN, target: targets[i], cam: new Float32Array(0), camHeight: 0, camWidth: 0, problem: `model output is ${badLogits}` });
         continue;
       }
-      const probabilities = this.model.outputIsProbability ? logits : softmax(logits, new Float32Array(logits.length));
+      // A single logit z is scored [-z, z]: softmax of half of that is [1 - sigmoid(z), sigmoid(z)].
+      const probabilities = this.model.outputIsProbability
+        ? logits
+        : softmax(this.model.output.kind === 'binary-logit' ? logits.map((v) => v / 2) : logits, new Float32Array(logits.length));
       const predicted = argmax(logits);
       const target = chosen ? Number(chosen[i]) : targets[i] < 0 ? predicted : targets[i];
       const maps: { map: Float32Array; height: number; width: number }[] = [];

@@ -5,6 +5,7 @@ import { layerCandidates, type LayerCandidate } from './layers.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
 import { toNumber } from './proto.ts';
+import { chooseScores, type ScoreOutput } from './scores.ts';
 import { upgradeToWorkingOpset } from './upgrade.ts';
 
 /** Spatial size used when the model's input height/width are symbolic and the user gives none. */
@@ -17,11 +18,13 @@ export interface InspectedModel {
   input: ImageInput;
   height: number;
   width: number;
-  /** The classifier output: the model's first graph output, [N, classes]. */
+  /** The [N, classes] score tensor: the chosen output, or heatgate's view of it (scores.ts). */
   logits: string;
   classes: number;
-  /** True when the output already is a probability vector (the graph ends in Softmax). */
+  /** True when the output already is a probability vector (the graph ends in Softmax or Sigmoid). */
   outputIsProbability: boolean;
+  /** Which output was taken and what it holds. */
+  output: ScoreOutput;
   /** The batch the shapes were observed at: 2, or 1 when the export fixed the batch at 1. */
   probeBatch: number;
   shapes: Map<string, TensorInfo>;
@@ -30,7 +33,7 @@ export interface InspectedModel {
   metadata: Record<string, string>;
 }
 
-export async function inspectModel(file: string, size: { height?: number; width?: number } = {}): Promise<InspectedModel> {
+export async function inspectModel(file: string, size: { height?: number; width?: number; output?: string } = {}): Promise<InspectedModel> {
   const loaded = await foldConstants(upgradeToWorkingOpset(await loadModel(file)));
   const graph = loaded.model.graph!;
   const input = imageInput(loaded.model, file);
@@ -39,8 +42,6 @@ export async function inspectModel(file: string, size: { height?: number; width?
   if ((size.height && input.height && size.height !== input.height) || (size.width && input.width && size.width !== input.width)) {
     throw new InputError(`the model's input is fixed at ${input.height}x${input.width}; --size cannot change it`, file);
   }
-  const logits = graph.output?.[0]?.name;
-  if (!logits) throw new InputError('the model has no outputs', file);
   const index = new GraphIndex(graph);
   const all = (graph.node ?? []).flatMap((n) => n.output ?? []).filter((o) => o);
 
@@ -61,30 +62,38 @@ export async function inspectModel(file: string, size: { height?: number; width?
       throw new InputError(`the model failed at batch 2 (${reason(atTwo, file)}) and at batch 1 (${reason(atOne, file)})`, file);
     }
   }
-  const logitsInfo = shapes.get(logits);
-  if (logitsInfo?.nonFinite) {
+  const chosen = chooseScores(graph, index.producers, shapes, size.output, file);
+  const outputInfo = shapes.get(chosen.output)!;
+  if (outputInfo.nonFinite) {
     throw new InputError(
-      `the model outputs ${logitsInfo.nonFinite} logits ("${logits}") on a ${height}x${width} probe batch: its weights or its arithmetic are broken`,
+      `the model outputs ${outputInfo.nonFinite} logits ("${chosen.output}") on a ${height}x${width} probe batch: its weights or its arithmetic are broken`,
       file,
     );
   }
-  if (!logitsInfo || logitsInfo.dims.length !== 2 || logitsInfo.dtype !== 'float32') {
-    throw new InputError(`the first output "${logits}" must be float32 [batch, classes], found ${logitsInfo?.dtype} [${logitsInfo?.dims}]`, file);
+  // The score tensor, when heatgate derives one (4-D or single-logit outputs), becomes an extra graph output.
+  if (chosen.scores !== chosen.output) {
+    graph.node = [...(graph.node ?? []), ...chosen.nodes];
+    graph.initializer = [...(graph.initializer ?? []), ...chosen.initializers];
+    graph.output = [...(graph.output ?? []), { name: chosen.scores }];
+    for (const [name, info] of chosen.shapes) shapes.set(name, info);
   }
+  const scoreIndex = chosen.scores === chosen.output ? index : new GraphIndex(graph);
+  const logits = chosen.scores;
   const metadata: Record<string, string> = {};
   for (const p of loaded.model.metadataProps ?? []) if (p.key?.startsWith('heatgate.')) metadata[p.key.slice(9)] = p.value ?? '';
   return {
     loaded,
-    index,
+    index: scoreIndex,
     input: { ...input, dynamicBatch: probeBatch > 1 },
     height,
     width,
     logits,
-    classes: logitsInfo.dims[1],
-    outputIsProbability: index.producers.get(logits)?.opType === 'Softmax',
+    classes: chosen.classes,
+    outputIsProbability: chosen.kind === 'probabilities' || chosen.kind === 'binary-probability',
+    output: chosen,
     probeBatch,
     shapes,
-    candidates: layerCandidates(index, input, logits, shapes),
+    candidates: layerCandidates(scoreIndex, input, logits, shapes),
     metadata,
   };
 }

@@ -1,7 +1,7 @@
 import { invalidParameter } from '../errors.ts';
 import { decodeRgb } from './decode.ts';
 import { geometryFor, RESIZE_MODES, type Geometry, type ResizeMode } from './geometry.ts';
-import { validateNormalization, type Normalization } from './normalize.ts';
+import { validateNormalization, type ChannelOrder, type Normalization } from './normalize.ts';
 import { resampleToModel } from './resample.ts';
 
 export type Layout = 'NCHW' | 'NHWC';
@@ -13,6 +13,8 @@ export interface PreprocessOptions {
   layout: Layout;
   resize: ResizeMode;
   normalization: Normalization;
+  /** The order the model takes colour channels in (default rgb); mean and std stay per colour. */
+  channelOrder?: ChannelOrder;
   /** Refuse images above this many pixels (decode.ts; default sharp's 268402689). */
   maxPixels?: number;
 }
@@ -55,8 +57,13 @@ export async function prepareImage(input: string | Buffer, options: PreprocessOp
 }
 
 /** HWC RGB floats on the 0..255 scale to the normalised tensor in the requested layout and channel count. */
-export function toTensor(hwcRgb: Float32Array, options: Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization'>): Float32Array {
+export function toTensor(
+  hwcRgb: Float32Array,
+  options: Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization' | 'channelOrder'>,
+): Float32Array {
   const { width, height, channels, layout, normalization: n } = options;
+  // Where red, green and blue go among the model's channels.
+  const [ri, gi, bi] = options.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const plane = width * height;
   const tensor = new Float32Array(plane * channels);
   const a = [0, 1, 2].map((c) => n.scale / n.std[c]);
@@ -67,13 +74,13 @@ export function toTensor(hwcRgb: Float32Array, options: Pick<PreprocessOptions, 
     if (channels === 1) {
       tensor[i] = (LUMA[0] * r + LUMA[1] * g + LUMA[2] * bl) * a[0] + b[0];
     } else if (nchw) {
-      tensor[i] = r * a[0] + b[0];
-      tensor[plane + i] = g * a[1] + b[1];
-      tensor[2 * plane + i] = bl * a[2] + b[2];
+      tensor[ri * plane + i] = r * a[0] + b[0];
+      tensor[gi * plane + i] = g * a[1] + b[1];
+      tensor[bi * plane + i] = bl * a[2] + b[2];
     } else {
-      tensor[3 * i] = r * a[0] + b[0];
-      tensor[3 * i + 1] = g * a[1] + b[1];
-      tensor[3 * i + 2] = bl * a[2] + b[2];
+      tensor[3 * i + ri] = r * a[0] + b[0];
+      tensor[3 * i + gi] = g * a[1] + b[1];
+      tensor[3 * i + bi] = bl * a[2] + b[2];
     }
   }
   return tensor;
@@ -86,6 +93,7 @@ function validateOptions(o: PreprocessOptions): void {
   if (o.layout !== 'NCHW' && o.layout !== 'NHWC') throw invalidParameter('layout', 'NCHW | NHWC', o.layout);
   if (!RESIZE_MODES.includes(o.resize)) throw invalidParameter('resize', RESIZE_MODES.join(' | '), o.resize);
   validateNormalization(o.normalization);
+  if (o.channelOrder !== undefined && o.channelOrder !== 'rgb' && o.channelOrder !== 'bgr') throw invalidParameter('channelOrder', 'rgb | bgr', o.channelOrder);
   if (o.maxPixels !== undefined && (!Number.isInteger(o.maxPixels) || o.maxPixels < 1)) {
     throw invalidParameter('maxPixels', 'a positive integer', o.maxPixels);
   }

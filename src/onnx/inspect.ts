@@ -1,4 +1,4 @@
-import { InputError, singleLine } from '../errors.ts';
+import { ConfigError, InputError, singleLine } from '../errors.ts';
 import { foldConstants } from './fold.ts';
 import { GraphIndex } from './graph.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
@@ -29,18 +29,32 @@ export interface InspectedModel {
   probeBatch: number;
   shapes: Map<string, TensorInfo>;
   candidates: LayerCandidate[];
-  /** heatgate.* metadata_props the exporter stored (normalize, classes). */
+  /** heatgate.* metadata_props the exporter stored (normalize, classes, input_size, channels, mean, std). */
   metadata: Record<string, string>;
+  /** Choices heatgate made that the user should see (which output, which input size): one line each. */
+  notes: string[];
 }
 
 export async function inspectModel(file: string, size: { height?: number; width?: number; output?: string } = {}): Promise<InspectedModel> {
   const loaded = await foldConstants(upgradeToWorkingOpset(await loadModel(file)));
   const graph = loaded.model.graph!;
   const input = imageInput(loaded.model, file);
-  const height = input.height ?? size.height ?? DEFAULT_INPUT_SIZE;
-  const width = input.width ?? size.width ?? DEFAULT_INPUT_SIZE;
+  const metadata: Record<string, string> = {};
+  for (const p of loaded.model.metadataProps ?? []) if (p.key?.startsWith('heatgate.')) metadata[p.key.slice(9)] = p.value ?? '';
   if ((size.height && input.height && size.height !== input.height) || (size.width && input.width && size.width !== input.width)) {
-    throw new InputError(`the model's input is fixed at ${input.height}x${input.width}; --size cannot change it`, file);
+    throw new ConfigError(`--input-size ${size.height}x${size.width} does not fit ${file}: its input "${input.name}" is fixed at ${input.height}x${input.width}`);
+  }
+  const notes: string[] = [];
+  const fromMetadata = metadata.input_size === undefined ? undefined : parseInputSize(metadata.input_size, 'metadata heatgate.input_size', file);
+  let height = input.height ?? size.height ?? fromMetadata?.height;
+  let width = input.width ?? size.width ?? fromMetadata?.width;
+  if (height === undefined || width === undefined) {
+    notes.push(
+      `input: "${input.name}" has a symbolic ${height === undefined ? 'height' : 'width'} and neither --input-size nor heatgate.input_size ` +
+        `metadata gives one; using ${height ?? DEFAULT_INPUT_SIZE}x${width ?? DEFAULT_INPUT_SIZE}`,
+    );
+    height ??= DEFAULT_INPUT_SIZE;
+    width ??= DEFAULT_INPUT_SIZE;
   }
   const index = new GraphIndex(graph);
   const all = (graph.node ?? []).flatMap((n) => n.output ?? []).filter((o) => o);
@@ -79,8 +93,7 @@ export async function inspectModel(file: string, size: { height?: number; width?
   }
   const scoreIndex = chosen.scores === chosen.output ? index : new GraphIndex(graph);
   const logits = chosen.scores;
-  const metadata: Record<string, string> = {};
-  for (const p of loaded.model.metadataProps ?? []) if (p.key?.startsWith('heatgate.')) metadata[p.key.slice(9)] = p.value ?? '';
+  if (chosen.note) notes.push(chosen.note);
   return {
     loaded,
     index: scoreIndex,
@@ -95,7 +108,22 @@ export async function inspectModel(file: string, size: { height?: number; width?
     shapes,
     candidates: layerCandidates(scoreIndex, input, logits, shapes),
     metadata,
+    notes,
   };
+}
+
+/**
+ * "HxW" (e.g. 48x192) as positive integers; `what` names the flag or metadata key in the error, which is a usage
+ * error (2) for a flag and an input-data error (3) naming the model `file` for metadata.
+ */
+export function parseInputSize(value: string, what: string, file?: string): { height: number; width: number } {
+  const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/i.exec(value);
+  const height = m ? Number(m[1]) : NaN, width = m ? Number(m[2]) : NaN;
+  if (!m || height < 1 || width < 1 || height > 65535 || width > 65535) {
+    const message = `${what} must be HxW (height x width in pixels, e.g. 224x224), got "${value}"`;
+    throw file ? new InputError(message, file) : new ConfigError(message);
+  }
+  return { height, width };
 }
 
 /** An error's message without the `file: ` prefix a HeatgateError adds (the caller names the file once). */

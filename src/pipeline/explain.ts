@@ -14,6 +14,7 @@ import {
   type PreprocessOptions,
   type ResizeMode,
 } from '../imaging/index.ts';
+import { NORMALIZATION_PRESETS, PRESET_CHANNEL_ORDER, type ChannelOrder, type NormalizationPreset } from '../imaging/normalize.ts';
 import type { ExecutionProvider } from '../onnx/session.ts';
 import type { InputNotice } from '../notices.ts';
 import { checkInputs, type CheckedInputs } from './inputs.ts';
@@ -58,7 +59,7 @@ export interface ExplainRunOptions {
   saveRaw?: boolean;
   overlays?: boolean;
   resize?: ResizeMode;
-  normalize?: 'imagenet' | 'unit' | 'raw';
+  normalize?: NormalizationPreset;
   mean?: [number, number, number];
   std?: [number, number, number];
   provider?: ExecutionProvider;
@@ -76,6 +77,10 @@ export interface ExplainRunOptions {
   maxPixels?: number;
   /** The inputs, already checked (runGate checks them once for the model and its baseline); else checked here. */
   inputs?: CheckedInputs;
+  /** Issue 9 (model forms): the classifier output, the input size for symbolic H/W, the channel order. */
+  output?: string;
+  inputSize?: { height: number; width: number };
+  channels?: ChannelOrder;
   /** Called once the model's classes are known, before any image is read (runGate checks the policy's classes). */
   onModel?: (model: { classes: number; classNames?: string[] }) => void;
 }
@@ -115,7 +120,10 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     provider: options.provider,
     deviceId: options.deviceId,
     threads: options.threads,
+    output: options.output,
+    ...options.inputSize,
   });
+  for (const note of explainer.model.notes) log.info(note, { event: 'model', model: options.model });
   // auto's choice is worth a line in the pipeline log; an explicit --provider is what was asked for.
   if (options.provider === 'auto') log.info(`provider: ${explainer.provider} (${explainer.providerReason})`, {
     event: 'provider',
@@ -138,7 +146,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     if (target.kind === 'class' && (target.index < 0 || target.index >= model.classes || !Number.isInteger(target.index))) {
       throw new ConfigError(`--target ${target.index} is not a class index of the model (0..${model.classes - 1})`);
     }
-    const normalization = resolveNormalization(options, model.metadata.normalize);
+    const normalization = resolveNormalization(options, model.metadata);
     const shape = explainer.inputShape;
     const preprocess = {
       width: shape.width,
@@ -147,6 +155,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       layout: shape.layout,
       resize: options.resize ?? 'resize',
       normalization,
+      channelOrder: channelOrderFor(options, model.metadata),
       ...(options.maxPixels !== undefined && { maxPixels: options.maxPixels }),
     };
     let all = inputs.images;
@@ -416,18 +425,42 @@ async function writeImageOutputs(item: BatchItem<ResultRecord>, options: Explain
   await Promise.all(writes);
 }
 
-function resolveNormalization(options: ExplainRunOptions, fromModel: string | undefined): Normalization {
+function resolveNormalization(options: ExplainRunOptions, metadata: Record<string, string>): Normalization {
   if ((options.mean && !options.std) || (!options.mean && options.std)) throw new ConfigError('--mean and --std go together');
-  const preset = options.normalize ?? (fromModel as ExplainRunOptions['normalize']) ?? 'imagenet';
-  if (!['imagenet', 'unit', 'raw'].includes(preset)) {
-    throw new ConfigError(`unknown normalisation "${preset}" (from ${options.normalize ? '--normalize' : 'the model metadata heatgate.normalize'}); expected imagenet, unit or raw`);
+  const preset = options.normalize ?? (metadata.normalize as ExplainRunOptions['normalize']) ?? 'imagenet';
+  const presets = Object.keys(NORMALIZATION_PRESETS);
+  if (!presets.includes(preset)) {
+    throw new ConfigError(`unknown normalisation "${preset}" (from ${options.normalize ? '--normalize' : 'the model metadata heatgate.normalize'}); expected ${presets.join(', ')}`);
   }
   const base = normalizationPreset(preset);
   if (options.mean && options.std) {
     if (options.std.some((s) => s <= 0)) throw new ConfigError(`--std values must be > 0, got ${options.std.join(',')}`);
     return { ...base, mean: options.mean, std: options.std };
   }
+  // The model's own mean/std (heatgate.mean, heatgate.std: "r,g,b" on the preset's pixel scale) when no flag is given.
+  if (!options.normalize && metadata.mean !== undefined && metadata.std !== undefined) {
+    const triple = (key: 'mean' | 'std') => {
+      const parts = metadata[key].split(',').map(Number);
+      if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p)) || (key === 'std' && parts.some((p) => p <= 0))) {
+        throw new InputError(`metadata heatgate.${key} must be three numbers r,g,b${key === 'std' ? ' > 0' : ''}, got "${metadata[key]}"`, options.model);
+      }
+      return parts as [number, number, number];
+    };
+    return { ...base, mean: triple('mean'), std: triple('std') };
+  }
   return base;
+}
+
+/** --channels, else the model's heatgate.channels metadata, else the preset's (caffe: bgr), else rgb. */
+function channelOrderFor(options: ExplainRunOptions, metadata: Record<string, string>): ChannelOrder {
+  if (options.channels) return options.channels;
+  if (metadata.channels !== undefined) {
+    const order = metadata.channels.toLowerCase();
+    if (order !== 'rgb' && order !== 'bgr') throw new InputError(`metadata heatgate.channels must be rgb or bgr, got "${metadata.channels}"`, options.model);
+    return order;
+  }
+  const preset = options.normalize ?? (metadata.normalize as NormalizationPreset | undefined);
+  return (preset && PRESET_CHANNEL_ORDER[preset]) ?? 'rgb';
 }
 
 

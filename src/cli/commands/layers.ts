@@ -1,5 +1,7 @@
 import { inspectModel } from '../../onnx/inspect.ts';
 import { defaultLayer } from '../../onnx/layers.ts';
+import { log } from '../../log.ts';
+import { inputSizeFrom, modelFormFlags } from './options.ts';
 import type { HeatgateCommand } from './types.ts';
 
 export const layersCommand: HeatgateCommand = {
@@ -8,9 +10,11 @@ export const layersCommand: HeatgateCommand = {
   builder: (y) =>
     y
       .positional('model', { type: 'string', demandOption: true, describe: 'ONNX classifier' })
-      .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' }),
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' })
+      .options({ output: modelFormFlags.output, 'input-size': modelFormFlags['input-size'] }),
   handler: async (args) => {
-    const model = await inspectModel(args.model as string);
+    const model = await inspectModel(args.model as string, { ...inputSizeFrom(args.inputSize), output: args.output as string | undefined });
+    for (const note of model.notes) log.info(note);
     const chosen = defaultLayer(model.candidates, model.loaded.file);
     if (args.json) {
       process.stdout.write(`${JSON.stringify({ default: chosen.tensor, layers: model.candidates }, null, 2)}\n`);
@@ -30,7 +34,8 @@ export const layersCommand: HeatgateCommand = {
     process.stdout.write(
       [
         `${model.loaded.file}: input ${model.input.name} ${model.input.layout} ${model.input.channels}x${model.height}x${model.width}, ` +
-          `${model.classes} classes, opset ${model.loaded.opset}`,
+          `output ${model.output.output} ${model.output.form} (${model.output.kind}), ${model.classes} classes, ` +
+          `opset ${model.loaded.exportedOpset !== undefined && model.loaded.exportedOpset !== model.loaded.opset ? `${model.loaded.exportedOpset} (read as ${model.loaded.opset})` : model.loaded.opset}`,
         line(header),
         ...rows.map(line),
         `* = default: the last 4-D activation with spatial extent > 1 before the head (${chosen.tensor})`,

@@ -1,9 +1,11 @@
 import { ConfigError, InputError, singleLine } from '../errors.ts';
 import { foldConstants } from './fold.ts';
-import { GraphIndex } from './graph.ts';
+import { attr, GraphIndex } from './graph.ts';
+import { makeTensor } from './builder.ts';
+import type { onnx } from './proto.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
 import { loadModel, type LoadedModel } from './model.ts';
-import { imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
+import { batchDisagreement, imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
 import { toNumber } from './proto.ts';
 import { chooseScores, type ScoreOutput } from './scores.ts';
 import { upgradeToWorkingOpset } from './upgrade.ts';
@@ -59,15 +61,27 @@ export async function inspectModel(file: string, size: { height?: number; width?
   const index = new GraphIndex(graph);
   const all = (graph.node ?? []).flatMap((n) => n.output ?? []).filter((o) => o);
 
-  // Exports with a fixed batch of 1 are common; try them at batch 2 with the batch made symbolic.
+  // Exports with a fixed batch of 1 are common; try them at batch 2 with the batch made symbolic (Reshape targets
+  // [1, ...] read as [0, ...]), and keep batch 2 only when each sample gets what it gets alone.
   let probeBatch = 2;
-  let shapes: Map<string, TensorInfo>;
+  let shapes: Map<string, TensorInfo> | undefined;
   const restore = input.dynamicBatch ? undefined : makeBatchSymbolic(loaded);
+  let atTwo: unknown;
   try {
     shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
-  } catch (atTwo) {
-    if (!restore) throw atTwo;
-    restore();
+  } catch (error) {
+    if (!restore) throw error;
+    atTwo = error;
+  }
+  if (restore && shapes) {
+    const disagreement = await batchDisagreement(loaded.model, file, input, { height, width });
+    if (disagreement) {
+      atTwo = new Error(disagreement);
+      shapes = undefined;
+    }
+  }
+  if (!shapes) {
+    restore!();
     probeBatch = 1;
     try {
       shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
@@ -75,6 +89,7 @@ export async function inspectModel(file: string, size: { height?: number; width?
       // Both reasons: the batch-2 failure may be the real one (the retry at 1 only suits exports with a fixed batch).
       throw new InputError(`the model failed at batch 2 (${reason(atTwo, file)}) and at batch 1 (${reason(atOne, file)})`, file);
     }
+    notes.push(`batch: "${input.name}" was exported with a fixed batch of 1 and does not run batched (${reason(atTwo, file)}); one image per run`);
   }
   const chosen = chooseScores(graph, index.producers, shapes, size.output, file);
   const outputInfo = shapes.get(chosen.output)!;
@@ -132,7 +147,11 @@ function reason(error: unknown, file: string): string {
   return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
 }
 
-/** Replaces a fixed leading dim of the input and outputs with "N"; returns an undo. */
+/**
+ * Replaces a fixed leading dim of the input and outputs with "N", and Reshape targets [1, ...] (constant, no
+ * allowzero) with [0, ...]: at batch 1 they are the same (0 copies the input's leading dim), at batch N they keep
+ * the batch when the Reshape's input leads with it, which batchDisagreement checks. Returns an undo.
+ */
 function makeBatchSymbolic(loaded: LoadedModel): () => void {
   const graph = loaded.model.graph!;
   const undo: (() => void)[] = [];
@@ -144,5 +163,23 @@ function makeBatchSymbolic(loaded: LoadedModel): () => void {
     dim.dimParam = 'N';
     undo.push(() => Object.assign(dim, saved));
   }
-  return () => undo.forEach((u) => u());
+  const index = new GraphIndex(graph);
+  const added: onnx.ITensorProto[] = [];
+  (graph.node ?? []).forEach((node, i) => {
+    if (node.opType !== 'Reshape' || attr(node, 'allowzero', 'int') === 1) return;
+    const target = index.constantNumbers(node.input?.[1] ?? '');
+    if (!target || target[0] !== 1 || !node.input) return;
+    const inputs = node.input;
+    const saved = inputs[1];
+    const name = `heatgate_batch/reshape_${i}`;
+    added.push(makeTensor(name, 'int64', [target.length], [0, ...target.slice(1)]));
+    inputs[1] = name;
+    undo.push(() => (inputs[1] = saved));
+  });
+  if (added.length > 0) {
+    const before = graph.initializer ?? [];
+    graph.initializer = [...before, ...added];
+    undo.push(() => (graph.initializer = before));
+  }
+  return () => undo.reverse().forEach((u) => u());
 }

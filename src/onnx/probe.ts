@@ -99,3 +99,37 @@ export async function probeTensors(
     await session.release();
   }
 }
+
+/**
+ * Whether a batch of 2 gives each sample the outputs it gets alone: a model exported with a fixed batch of 1 may run
+ * at batch 2 and still mix the samples (a Reshape to [1, -1] before an elementwise head). Returns why not, or
+ * undefined when every graph output agrees (relative 1e-4).
+ */
+export async function batchDisagreement(model: onnx.IModelProto, file: string, input: ImageInput, size: { height: number; width: number }): Promise<string | undefined> {
+  const { session } = await openSession(encodeModel(model), file, { origin: 'model' });
+  try {
+    const per = input.channels * size.height * size.width;
+    const dims = (batch: number) => (input.layout === 'NCHW' ? [batch, input.channels, size.height, size.width] : [batch, size.height, size.width, input.channels]);
+    const data = new Float32Array(2 * per);
+    for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5;
+    const both = await session.run({ [input.name]: new ort.Tensor('float32', data, dims(2)) });
+    for (let n = 0; n < 2; n++) {
+      const alone = await session.run({ [input.name]: new ort.Tensor('float32', data.slice(n * per, (n + 1) * per), dims(1)) });
+      for (const name of session.outputNames) {
+        const a = alone[name], b = both[name];
+        if (b.dims[0] !== 2 || a.dims[0] !== 1) return `output "${name}" has a leading dim of ${b.dims[0]} at batch 2`;
+        const x = a.data as ArrayLike<number>, y = b.data as ArrayLike<number>;
+        if (y.length !== 2 * x.length) return `output "${name}" has ${y.length} values at batch 2, ${x.length} at batch 1`;
+        for (let i = 0; i < x.length; i++) {
+          const v = Number(y[n * x.length + i]), w = Number(x[i]);
+          if (Math.abs(v - w) > 1e-4 * (1 + Math.abs(w))) return `output "${name}" of sample ${n} differs between batch 2 and batch 1`;
+        }
+      }
+    }
+    return undefined;
+  } catch (error) {
+    return singleLine((error as Error).message);
+  } finally {
+    await session.release();
+  }
+}

@@ -43,21 +43,40 @@ export function imageInput(model: onnx.IModelProto, file: string): ImageInput {
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  const shapeOf = (i: onnx.IValueInfoProto) =>
+    `[${(i.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : d.dimParam || '?')).join(', ')}]`;
   if (inputs.length !== 1) {
-    throw new InputError(`expected one image input, found ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`, file);
+    throw new InputError(
+      `input: heatgate explains models with one image input, found ${inputs.length}` +
+        `${inputs.length ? ` (${inputs.map((i) => `${i.name} ${shapeOf(i)}`).join(', ')})` : ''}; ` +
+        'export the image classifier alone, with any other input folded into a constant',
+      file,
+    );
   }
   const input = inputs[0];
   const tensorType = input.type?.tensorType;
   if (tensorType?.elemType !== DataType.FLOAT) {
-    throw new InputError(`input "${input.name}" must be float32 (found ONNX type ${tensorType?.elemType})`, file);
+    throw new InputError(
+      `input "${input.name}" is ONNX element type ${tensorType?.elemType ?? 'unknown'}, heatgate feeds float32 images; ` +
+        'export it with a float32 input (a Cast inside the graph is fine)',
+      file,
+    );
   }
   const dims = (tensorType.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : undefined));
-  if (dims.length !== 4) throw new InputError(`input "${input.name}" must be a 4-D image batch, found rank ${dims.length}`, file);
+  if (dims.length !== 4) {
+    throw new InputError(`input "${input.name}" ${shapeOf(input)} must be a 4-D image batch, NCHW or NHWC, found rank ${dims.length}; export it with a batch axis and 4-D images`, file);
+  }
   const channelsAt = (i: number) => dims[i] === 1 || dims[i] === 3;
   let layout: InputLayout;
   if (channelsAt(1)) layout = 'NCHW';
   else if (channelsAt(3)) layout = 'NHWC';
-  else throw new InputError(`input "${input.name}" dims [${dims.map((d) => d ?? '?')}]: cannot find a channel axis of size 1 or 3 in position 1 (NCHW) or 3 (NHWC)`, file);
+  else {
+    throw new InputError(
+      `input "${input.name}" ${shapeOf(input)}: no channel axis of size 1 or 3 in position 1 (NCHW) or 3 (NHWC); ` +
+        'heatgate feeds grayscale or colour images, so the model must declare its channel count there',
+      file,
+    );
+  }
   const [h, w] = layout === 'NCHW' ? [dims[2], dims[3]] : [dims[1], dims[2]];
   return { name: input.name ?? '', layout, channels: (layout === 'NCHW' ? dims[1] : dims[3])!, height: h, width: w, dynamicBatch: dims[0] === undefined };
 }

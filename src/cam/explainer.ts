@@ -64,6 +64,9 @@ export class Explainer {
   private providerOptions: { provider?: ExecutionProvider; deviceId?: number; threads?: number } = {};
   /** The head cut out as its own model (target activation → logits), opened on first use. */
   private head: Promise<ort.InferenceSession> | undefined;
+  /** How it was created, and the same model at other input sizes (atSize). */
+  private createOptions: ExplainerOptions = {};
+  private siblings = new Map<string, Promise<Explainer>>();
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
     const method = methodFor(options.method ?? 'gradcam');
@@ -78,7 +81,25 @@ export class Explainer {
     });
     // The head runs where the main session does (auto has already chosen).
     explainer.providerOptions = { threads: options.threads, provider, deviceId: provider === 'cuda' ? options.deviceId : undefined };
+    explainer.createOptions = options;
     return explainer;
+  }
+
+  /**
+   * This explainer at another input size, created once per size: a model with symbolic height/width runs each image
+   * at its own size, and the backward pass bakes spatial sizes into constants, so each size has its own session.
+   */
+  async atSize(height: number, width: number): Promise<Explainer> {
+    if (height === this.model.height && width === this.model.width) return this;
+    const key = `${height}x${width}`;
+    let sibling = this.siblings.get(key);
+    if (!sibling) {
+      const { provider, deviceId } = this.providerOptions;
+      sibling = Explainer.create(this.model.loaded.file, { ...this.createOptions, provider, deviceId, height, width, layers: this.layers.map((l) => l.tensor) });
+      sibling.catch(() => {}); // observed by the caller that awaits it
+      this.siblings.set(key, sibling);
+    }
+    return sibling;
   }
 
   get inputShape(): { channels: number; height: number; width: number; layout: 'NCHW' | 'NHWC' } {
@@ -156,6 +177,7 @@ export class Explainer {
   }
 
   async release(): Promise<void> {
+    for (const sibling of this.siblings.values()) await (await sibling.catch(() => undefined))?.release();
     await this.session.release();
     await (await this.head)?.release();
   }

@@ -13,6 +13,11 @@ export interface PreprocessOptions {
   layout: Layout;
   resize: ResizeMode;
   normalization: Normalization;
+  /**
+   * Run each image at its own size (models with symbolic height/width and no size given); `width`/`height` are then
+   * ignored. A dimension the model fixes stays fixed and the other follows the image's aspect ratio.
+   */
+  ownSize?: { height?: number; width?: number };
   /** The order the model takes colour channels in (default rgb); mean and std stay per colour. */
   channelOrder?: ChannelOrder;
   /** Refuse images above this many pixels (decode.ts; default sharp's 268402689). */
@@ -45,15 +50,23 @@ const LUMA = [0.299, 0.587, 0.114] as const;
 export async function prepareImage(input: string | Buffer, options: PreprocessOptions, name?: string): Promise<PreparedImage> {
   validateOptions(options);
   const decoded = await decodeRgb(input, name, { maxPixels: options.maxPixels });
-  const geometry = geometryFor(decoded.width, decoded.height, options.width, options.height, options.resize);
+  const size = options.ownSize ? ownSizeOf(decoded, options.ownSize) : { width: options.width, height: options.height };
+  const geometry = geometryFor(decoded.width, decoded.height, size.width, size.height, options.resize);
   const pixels = await resampleToModel(decoded, geometry, name ?? (typeof input === 'string' ? input : '<buffer>'));
   return {
-    tensor: toTensor(pixels, options),
+    tensor: toTensor(pixels, { ...options, ...size }),
     geometry,
     rgb: decoded.data,
     width: decoded.width,
     height: decoded.height,
   };
+}
+
+/** The image's own size, with a dimension the model fixes kept and the other scaled to keep the aspect ratio. */
+export function ownSizeOf(image: { width: number; height: number }, fixed: { height?: number; width?: number }): { width: number; height: number } {
+  if (fixed.height !== undefined) return { height: fixed.height, width: Math.max(1, Math.round((image.width * fixed.height) / image.height)) };
+  if (fixed.width !== undefined) return { width: fixed.width, height: Math.max(1, Math.round((image.height * fixed.width) / image.width)) };
+  return { width: image.width, height: image.height };
 }
 
 /** HWC RGB floats on the 0..255 scale to the normalised tensor in the requested layout and channel count. */

@@ -10,7 +10,7 @@ import { toNumber } from './proto.ts';
 import { chooseScores, type ScoreOutput } from './scores.ts';
 import { upgradeToWorkingOpset } from './upgrade.ts';
 
-/** Spatial size used when the model's input height/width are symbolic and the user gives none. */
+/** Spatial size the layer list is probed at when the model's input height/width are symbolic and no size is given. */
 export const DEFAULT_INPUT_SIZE = 224;
 
 /** What heatgate learns about a classifier once per model: its input, logits, tensor shapes and layer candidates. */
@@ -35,6 +35,8 @@ export interface InspectedModel {
   metadata: Record<string, string>;
   /** Choices heatgate made that the user should see (which output, which input size): one line each. */
   notes: string[];
+  /** Symbolic height/width and no size given: each image runs at its own size. */
+  sizeFromImages: boolean;
 }
 
 export async function inspectModel(file: string, size: { height?: number; width?: number; output?: string } = {}): Promise<InspectedModel> {
@@ -48,16 +50,18 @@ export async function inspectModel(file: string, size: { height?: number; width?
   }
   const notes: string[] = [];
   const fromMetadata = metadata.input_size === undefined ? undefined : parseInputSize(metadata.input_size, 'metadata heatgate.input_size', file);
-  let height = input.height ?? size.height ?? fromMetadata?.height;
-  let width = input.width ?? size.width ?? fromMetadata?.width;
-  if (height === undefined || width === undefined) {
+  const givenHeight = input.height ?? size.height ?? fromMetadata?.height;
+  const givenWidth = input.width ?? size.width ?? fromMetadata?.width;
+  const sizeFromImages = givenHeight === undefined || givenWidth === undefined;
+  if (sizeFromImages) {
     notes.push(
-      `input: "${input.name}" has a symbolic ${height === undefined ? 'height' : 'width'} and neither --input-size nor heatgate.input_size ` +
-        `metadata gives one; using ${height ?? DEFAULT_INPUT_SIZE}x${width ?? DEFAULT_INPUT_SIZE}`,
+      `input: "${input.name}" has a symbolic ${givenHeight === undefined ? 'height' : 'width'} and neither --input-size nor heatgate.input_size ` +
+        'metadata gives one; each image runs at its own size (images of one size batched together)',
     );
-    height ??= DEFAULT_INPUT_SIZE;
-    width ??= DEFAULT_INPUT_SIZE;
   }
+  // With sizeFromImages the layer list is probed at this size; explain runs each image at its own (Explainer.atSize).
+  const height = givenHeight ?? DEFAULT_INPUT_SIZE;
+  const width = givenWidth ?? DEFAULT_INPUT_SIZE;
   const index = new GraphIndex(graph);
   const all = (graph.node ?? []).flatMap((n) => n.output ?? []).filter((o) => o);
 
@@ -124,6 +128,7 @@ export async function inspectModel(file: string, size: { height?: number; width?
     candidates: layerCandidates(scoreIndex, input, logits, shapes),
     metadata,
     notes,
+    sizeFromImages,
   };
 }
 

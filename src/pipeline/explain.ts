@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Analyser, BatchItem } from '../analysis/types.ts';
-import { Explainer } from '../cam/explainer.ts';
+import { Explainer, type Explanation } from '../cam/explainer.ts';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
 import {
   encodeNpy,
@@ -156,6 +156,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       resize: options.resize ?? 'resize',
       normalization,
       channelOrder: channelOrderFor(options, model.metadata),
+      ...(model.sizeFromImages && { ownSize: { height: model.input.height, width: model.input.width } }),
       ...(options.maxPixels !== undefined && { maxPixels: options.maxPixels }),
     };
     let all = inputs.images;
@@ -190,7 +191,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
         (names) => Promise.all(names.map((image) => readImage(image, options.images, preprocess))),
         async (ready) => {
           const { items, failed } = await explainBatch(ready, step);
-          if (options.analyser) await options.analyser.analyse(items, explainer);
+          if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
           await Promise.all(items.map((item) => writeImageOutputs(item, options)));
           const records = [...items.map((i) => i.record), ...failed];
           await sink.append(records);
@@ -296,10 +297,7 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
       ok.push({ ...r, target: target.kind === 'class' ? target.index : target.kind === 'labels' ? labels!.get(r.image)! : -1 });
     }
   }
-  const explanations = await explainer.explain(
-    ok.map((r) => r.prepared.tensor),
-    ok.map((r) => r.target),
-  );
+  const explanations = await explainBySize(explainer, ok);
   const items: BatchItem<ResultRecord>[] = [];
   ok.forEach(({ image, sha256, prepared }, i) => {
     const e = explanations[i];
@@ -326,6 +324,34 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
     });
   });
   return { items, failed };
+}
+
+/**
+ * Groups a batch by its images' model-input size (one group unless the model runs each image at its own size) with
+ * the explainer for that size (Explainer.atSize), in first-seen order.
+ */
+async function bySize<T extends { prepared: PreparedImage }>(explainer: Explainer, items: readonly T[]): Promise<[Explainer, T[]][]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = `${item.prepared.geometry.dstHeight}x${item.prepared.geometry.dstWidth}`;
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  const out: [Explainer, T[]][] = [];
+  for (const group of groups.values()) {
+    const { dstHeight, dstWidth } = group[0].prepared.geometry;
+    out.push([await explainer.atSize(dstHeight, dstWidth), group]);
+  }
+  return out;
+}
+
+/** One ORT run per input size in the batch; the explanations come back in the batch's order. */
+async function explainBySize(explainer: Explainer, ok: readonly { prepared: PreparedImage; target: number }[]): Promise<Explanation[]> {
+  const results = new Map<unknown, Explanation>();
+  for (const [sized, group] of await bySize(explainer, ok)) {
+    const explanations = await sized.explain(group.map((r) => r.prepared.tensor), group.map((r) => r.target));
+    group.forEach((r, i) => results.set(r, explanations[i]));
+  }
+  return ok.map((r) => results.get(r)!);
 }
 
 /** Everything that decides this run's results, for run-manifest.json. */

@@ -112,7 +112,7 @@ describe('channel order and normalisation presets', () => {
 });
 
 describe('input size', () => {
-  it('symbolic H/W: --input-size, else heatgate.input_size, else 224 with a line saying so', async () => {
+  it('symbolic H/W: --input-size, else heatgate.input_size, else each image at its own size, said in one line', async () => {
     const model = await channelModel('symbolic');
     expect((await explain(model, 'sized', '--input-size', '12x20')).code).toBe(0);
     expect(await manifestInputSize(path.join(dir, 'sized'))).toEqual([12, 20]);
@@ -121,7 +121,32 @@ describe('input size', () => {
     expect(await manifestInputSize(path.join(dir, 'meta'))).toEqual([10, 14]);
     const plain = await explain(model, 'plain');
     expect(plain.code).toBe(0);
-    expect(plain.stderr).toContain('input: "input" has a symbolic height and neither --input-size nor heatgate.input_size metadata gives one; using 224x224');
+    expect(plain.stderr).toContain('input: "input" has a symbolic height and neither --input-size nor heatgate.input_size metadata gives one; each image runs at its own size (images of one size batched together)');
+  });
+
+  it('symbolic H/W with no size: each image at its own size, the same map as an explicit --input-size of that size', async () => {
+    const model = await channelModel('own');
+    const mixed = path.join(dir, 'mixed');
+    await mkdir(mixed);
+    const pixels = (w: number, h: number) => Buffer.from(Array.from({ length: w * h * 3 }, (_, i) => (i * 53) % 256));
+    await sharp(pixels(24, 18), { raw: { width: 24, height: 18, channels: 3 } }).png().toFile(path.join(mixed, 'a.png'));
+    await sharp(pixels(10, 30), { raw: { width: 10, height: 30, channels: 3 } }).png().toFile(path.join(mixed, 'b.png'));
+    await sharp(pixels(24, 18), { raw: { width: 24, height: 18, channels: 3 } }).png().toFile(path.join(mixed, 'c.png'));
+    const run = (out: string, files: string, ...flags: string[]) =>
+      cli(['explain', '--model', model, '--images', files, '--out', path.join(dir, out), '--quiet', '--no-overlays', '--save-raw', '--normalize', 'unit', ...flags]);
+    expect((await run('own', mixed)).code).toBe(0);
+    const npyShape = async (out: string, image: string) => {
+      const header = (await readFile(path.join(dir, out, 'heatmaps', `${image}.npy`))).toString('latin1', 10, 80);
+      return /'shape': \((\d+), (\d+)\)/.exec(header)!.slice(1).map(Number);
+    };
+    expect(await npyShape('own', 'a.png')).toEqual([18, 24]);
+    expect(await npyShape('own', 'b.png')).toEqual([30, 10]);
+    expect(await npyShape('own', 'c.png')).toEqual([18, 24]);
+    const single = path.join(dir, 'single');
+    await mkdir(single);
+    await sharp(pixels(10, 30), { raw: { width: 10, height: 30, channels: 3 } }).png().toFile(path.join(single, 'b.png'));
+    expect((await run('explicit', single, '--input-size', '30x10')).code).toBe(0);
+    expect(await readFile(path.join(dir, 'own', 'heatmaps', 'b.png.npy'))).toEqual(await readFile(path.join(dir, 'explicit', 'heatmaps', 'b.png.npy')));
   });
 
   it('--input-size that contradicts a fixed input, or is not HxW, is exit 2', async () => {

@@ -384,6 +384,8 @@ async function buildManifest(
       inputSize: [preprocess.height, preprocess.width],
       channels: preprocess.channels,
       layout: preprocess.layout,
+      channelOrder: preprocess.channelOrder ?? 'rgb',
+      ...(preprocess.ownSize && { ownSize: true }),
     },
     inputs: {
       labels: await fileFingerprint(options.labels),

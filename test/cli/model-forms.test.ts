@@ -97,6 +97,14 @@ describe('channel order and normalisation presets', () => {
     expect((await results(path.join(dir, 'tagged')))[0].predicted).toBe(2);
   });
 
+  it('--resume with another channel order is exit 2 naming the field (run-manifest.json records it)', async () => {
+    const model = await channelModel('resumed', { size: 8 });
+    expect((await explain(model, 'resumed', '--normalize', 'unit')).code).toBe(0);
+    const again = await explain(model, 'resumed', '--normalize', 'unit', '--channels', 'bgr', '--resume');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('channelOrder: "rgb" -> "bgr"');
+  });
+
   it('refuses a bad heatgate.channels value naming the model (exit 3)', async () => {
     const model = await channelModel('badchannels', { size: 8, metadata: { channels: 'grb' } });
     const { code, stderr } = await explain(model, 'badchannels');

@@ -386,6 +386,7 @@ async function buildManifest(
       layout: preprocess.layout,
       channelOrder: preprocess.channelOrder ?? 'rgb',
       ...(preprocess.ownSize && { ownSize: true }),
+      output: run.explainer.model.output.output,
     },
     inputs: {
       labels: await fileFingerprint(options.labels),

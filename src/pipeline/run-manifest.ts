@@ -48,6 +48,7 @@ export interface RunManifest {
     /** Absent in manifests of heatgate before issue 9 (then rgb, fixed size). */
     channelOrder?: 'rgb' | 'bgr';
     ownSize?: boolean;
+    output?: string;
     channels: number;
     layout: string;
   };

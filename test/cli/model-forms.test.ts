@@ -176,6 +176,9 @@ describe('outputs', () => {
     expect(first.stderr).toContain('output: using "logits" [N, 3], the first float class-vector output of 3 (act, logits, probs); --output picks another');
     const probs = await explain(model, 'multi-probs', '--output', 'probs');
     expect(probs.code).toBe(0);
+    const resumed = await explain(model, 'multi', '--output', 'probs', '--resume');
+    expect(resumed.code).toBe(2);
+    expect(resumed.stderr).toContain('output: "logits" -> "probs"');
     const unknown = await explain(model, 'multi-none', '--output', 'scores');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('--output "scores" is not an output of');

@@ -17,6 +17,8 @@ import { pad } from './rules/pad.ts';
 import { reduceMeanRule, reduceSumRule } from './rules/reduce.ts';
 import { leakyRelu, prelu, relu } from './rules/relu.ts';
 import { reshapeBack } from './rules/reshape.ts';
+import { resize } from './rules/resize.ts';
+import { lrn, mean, sum } from './rules/lrn.ts';
 import { sliceRule } from './rules/slice.ts';
 import { erf, exp, gelu, log, neg, reciprocal, sigmoid, sqrt, tanh } from './rules/smooth.ts';
 import { logSoftmax, softmax } from './rules/softmax.ts';
@@ -29,21 +31,21 @@ export const GRAD_RULES: ReadonlyMap<string, GradRule> = new Map<string, GradRul
   // linear
   ['Conv', conv], ['Gemm', gemm], ['MatMul', matMul],
   // elementwise arithmetic (broadcasting)
-  ['Add', add], ['Sub', sub], ['Mul', mul], ['Div', div], ['Pow', pow], ['Neg', neg], ['Reciprocal', reciprocal],
+  ['Add', add], ['Sum', sum], ['Mean', mean], ['Sub', sub], ['Mul', mul], ['Div', div], ['Pow', pow], ['Neg', neg], ['Reciprocal', reciprocal],
   ['Exp', exp], ['Log', log], ['Where', where], ['Expand', expand],
   // activations
   ['Relu', relu], ['LeakyRelu', leakyRelu], ['PRelu', prelu], ['Clip', clip], ['Sigmoid', sigmoid],
   ['HardSigmoid', hardSigmoid], ['HardSwish', hardSwish], ['Tanh', tanh], ['Erf', erf], ['Gelu', gelu], ['Sqrt', sqrt],
   ['Softmax', softmax], ['LogSoftmax', logSoftmax],
   // normalisation
-  ['BatchNormalization', batchNormalization], ['LayerNormalization', layerNormalization],
+  ['BatchNormalization', batchNormalization], ['LRN', lrn], ['LayerNormalization', layerNormalization],
   // pooling and reductions
   ['GlobalAveragePool', globalAveragePool], ['GlobalMaxPool', globalMaxPool], ['AveragePool', averagePool],
   ['MaxPool', maxPool], ['ReduceMean', reduceMeanRule], ['ReduceSum', reduceSumRule],
   // data movement
   ['Flatten', reshapeBack], ['Reshape', reshapeBack], ['Squeeze', reshapeBack], ['Unsqueeze', reshapeBack],
   ['Transpose', transpose], ['Concat', concat], ['Split', split], ['Slice', sliceRule], ['Pad', pad],
-  ['Gather', gather], ['Identity', identity], ['Dropout', dropout], ['Cast', cast],
+  ['Gather', gather], ['Identity', identity], ['Dropout', dropout], ['Cast', cast], ['Resize', resize],
   // ONNX Runtime's fused ops (models saved after ORT graph optimisation); keys outside ai.onnx carry their domain
   ['com.microsoft.FusedConv', fusedConv], ['com.microsoft.FusedGemm', fusedGemm],
 ]);

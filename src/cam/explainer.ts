@@ -25,6 +25,8 @@ export interface ExplainerOptions {
   width?: number;
   /** Where the model file is read from (local, file:// or s3://); default: defaultStorage(). */
   storage?: Storage;
+  /** The classifier output to explain (`--output`); default: the first float class-vector output. */
+  output?: string;
 }
 
 export interface Explanation {
@@ -65,10 +67,13 @@ export class Explainer {
   private providerOptions: { provider?: ExecutionProvider; deviceId?: number; threads?: number } = {};
   /** The head cut out as its own model (target activation → logits), opened on first use. */
   private head: Promise<ort.InferenceSession> | undefined;
+  /** How it was created, and the same model at other input sizes (atSize). */
+  private createOptions: ExplainerOptions = {};
+  private siblings = new Map<string, Promise<Explainer>>();
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
     const method = methodFor(options.method ?? 'gradcam');
-    const model = await inspectModel(file, { height: options.height, width: options.width }, { storage: options.storage });
+    const model = await inspectModel(file, { height: options.height, width: options.width, output: options.output }, { storage: options.storage });
     const layers = chooseLayers(model.candidates, options.layers, file);
     const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
     const providerOptions = { provider: options.provider, deviceId: options.deviceId, threads: options.threads, origin: 'heatgate' as const };
@@ -79,7 +84,25 @@ export class Explainer {
     });
     // The head runs where the main session does (auto has already chosen).
     explainer.providerOptions = { threads: options.threads, provider, deviceId: provider === 'cuda' ? options.deviceId : undefined };
+    explainer.createOptions = options;
     return explainer;
+  }
+
+  /**
+   * This explainer at another input size, created once per size: a model with symbolic height/width runs each image
+   * at its own size, and the backward pass bakes spatial sizes into constants, so each size has its own session.
+   */
+  async atSize(height: number, width: number): Promise<Explainer> {
+    if (height === this.model.height && width === this.model.width) return this;
+    const key = `${height}x${width}`;
+    let sibling = this.siblings.get(key);
+    if (!sibling) {
+      const { provider, deviceId } = this.providerOptions;
+      sibling = Explainer.create(this.model.loaded.file, { ...this.createOptions, provider, deviceId, height, width, layers: this.layers.map((l) => l.tensor) });
+      sibling.catch(() => {}); // observed by the caller that awaits it
+      this.siblings.set(key, sibling);
+    }
+    return sibling;
   }
 
   get inputShape(): { channels: number; height: number; width: number; layout: 'NCHW' | 'NHWC' } {
@@ -112,7 +135,10 @@ export class Explainer {
         results.push({ logits, probabilities: logits, predicted: -1, confidence: NaN, target: targets[i], cam: new Float32Array(0), camHeight: 0, camWidth: 0, problem: `model output is ${badLogits}` });
         continue;
       }
-      const probabilities = this.model.outputIsProbability ? logits : softmax(logits, new Float32Array(logits.length));
+      // A single logit z is scored [-z, z]: softmax of half of that is [1 - sigmoid(z), sigmoid(z)].
+      const probabilities = this.model.outputIsProbability
+        ? logits
+        : softmax(this.model.output.kind === 'binary-logit' ? logits.map((v) => v / 2) : logits, new Float32Array(logits.length));
       const predicted = argmax(logits);
       const target = chosen ? Number(chosen[i]) : targets[i] < 0 ? predicted : targets[i];
       const maps: { map: Float32Array; height: number; width: number }[] = [];
@@ -154,6 +180,7 @@ export class Explainer {
   }
 
   async release(): Promise<void> {
+    for (const sibling of this.siblings.values()) await (await sibling.catch(() => undefined))?.release();
     await this.session.release();
     await (await this.head)?.release();
   }

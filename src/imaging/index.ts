@@ -2,7 +2,7 @@
 export { RESIZE_MODES, geometryFor, modelToSource, resampleLayout, sourceToModel } from './geometry.ts';
 export type { Geometry, ResampleLayout, ResizeMode } from './geometry.ts';
 export { NORMALIZATION_PRESETS, normalizationPreset } from './normalize.ts';
-export type { Normalization, NormalizationPreset } from './normalize.ts';
+export type { ChannelOrder, Normalization, NormalizationPreset } from './normalize.ts';
 export { prepareImage, toTensor } from './preprocess.ts';
 export type { Layout, PreparedImage, PreprocessOptions } from './preprocess.ts';
 export { decodeMaskValues, decodeRgb, readImageBytes } from './decode.ts';

@@ -1,7 +1,7 @@
 import { invalidParameter } from '../errors.ts';
 import { decodeRgb } from './decode.ts';
 import { geometryFor, RESIZE_MODES, type Geometry, type ResizeMode } from './geometry.ts';
-import { validateNormalization, type Normalization } from './normalize.ts';
+import { validateNormalization, type ChannelOrder, type Normalization } from './normalize.ts';
 import { resampleToModel } from './resample.ts';
 
 export type Layout = 'NCHW' | 'NHWC';
@@ -13,6 +13,13 @@ export interface PreprocessOptions {
   layout: Layout;
   resize: ResizeMode;
   normalization: Normalization;
+  /**
+   * Run each image at its own size (models with symbolic height/width and no size given); `width`/`height` are then
+   * ignored. A dimension the model fixes stays fixed and the other follows the image's aspect ratio.
+   */
+  ownSize?: { height?: number; width?: number };
+  /** The order the model takes colour channels in (default rgb); mean and std stay per colour. */
+  channelOrder?: ChannelOrder;
   /** Refuse images above this many pixels (decode.ts; default sharp's 268402689). */
   maxPixels?: number;
 }
@@ -43,10 +50,11 @@ const LUMA = [0.299, 0.587, 0.114] as const;
 export async function prepareImage(input: string | Buffer, options: PreprocessOptions, name?: string): Promise<PreparedImage> {
   validateOptions(options);
   const decoded = await decodeRgb(input, name, { maxPixels: options.maxPixels });
-  const geometry = geometryFor(decoded.width, decoded.height, options.width, options.height, options.resize);
+  const size = options.ownSize ? ownSizeOf(decoded, options.ownSize) : { width: options.width, height: options.height };
+  const geometry = geometryFor(decoded.width, decoded.height, size.width, size.height, options.resize);
   const pixels = await resampleToModel(decoded, geometry, name ?? (typeof input === 'string' ? input : '<buffer>'));
   return {
-    tensor: toTensor(pixels, options),
+    tensor: toTensor(pixels, { ...options, ...size }),
     geometry,
     rgb: decoded.data,
     width: decoded.width,
@@ -54,9 +62,21 @@ export async function prepareImage(input: string | Buffer, options: PreprocessOp
   };
 }
 
+/** The image's own size, with a dimension the model fixes kept and the other scaled to keep the aspect ratio. */
+export function ownSizeOf(image: { width: number; height: number }, fixed: { height?: number; width?: number }): { width: number; height: number } {
+  if (fixed.height !== undefined) return { height: fixed.height, width: Math.max(1, Math.round((image.width * fixed.height) / image.height)) };
+  if (fixed.width !== undefined) return { width: fixed.width, height: Math.max(1, Math.round((image.height * fixed.width) / image.width)) };
+  return { width: image.width, height: image.height };
+}
+
 /** HWC RGB floats on the 0..255 scale to the normalised tensor in the requested layout and channel count. */
-export function toTensor(hwcRgb: Float32Array, options: Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization'>): Float32Array {
+export function toTensor(
+  hwcRgb: Float32Array,
+  options: Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization' | 'channelOrder'>,
+): Float32Array {
   const { width, height, channels, layout, normalization: n } = options;
+  // Where red, green and blue go among the model's channels.
+  const [ri, gi, bi] = options.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const plane = width * height;
   const tensor = new Float32Array(plane * channels);
   const a = [0, 1, 2].map((c) => n.scale / n.std[c]);
@@ -67,13 +87,13 @@ export function toTensor(hwcRgb: Float32Array, options: Pick<PreprocessOptions, 
     if (channels === 1) {
       tensor[i] = (LUMA[0] * r + LUMA[1] * g + LUMA[2] * bl) * a[0] + b[0];
     } else if (nchw) {
-      tensor[i] = r * a[0] + b[0];
-      tensor[plane + i] = g * a[1] + b[1];
-      tensor[2 * plane + i] = bl * a[2] + b[2];
+      tensor[ri * plane + i] = r * a[0] + b[0];
+      tensor[gi * plane + i] = g * a[1] + b[1];
+      tensor[bi * plane + i] = bl * a[2] + b[2];
     } else {
-      tensor[3 * i] = r * a[0] + b[0];
-      tensor[3 * i + 1] = g * a[1] + b[1];
-      tensor[3 * i + 2] = bl * a[2] + b[2];
+      tensor[3 * i + ri] = r * a[0] + b[0];
+      tensor[3 * i + gi] = g * a[1] + b[1];
+      tensor[3 * i + bi] = bl * a[2] + b[2];
     }
   }
   return tensor;
@@ -86,6 +106,7 @@ function validateOptions(o: PreprocessOptions): void {
   if (o.layout !== 'NCHW' && o.layout !== 'NHWC') throw invalidParameter('layout', 'NCHW | NHWC', o.layout);
   if (!RESIZE_MODES.includes(o.resize)) throw invalidParameter('resize', RESIZE_MODES.join(' | '), o.resize);
   validateNormalization(o.normalization);
+  if (o.channelOrder !== undefined && o.channelOrder !== 'rgb' && o.channelOrder !== 'bgr') throw invalidParameter('channelOrder', 'rgb | bgr', o.channelOrder);
   if (o.maxPixels !== undefined && (!Number.isInteger(o.maxPixels) || o.maxPixels < 1)) {
     throw invalidParameter('maxPixels', 'a positive integer', o.maxPixels);
   }

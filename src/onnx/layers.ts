@@ -60,9 +60,16 @@ export function layerCandidates(
   return out;
 }
 
-/** The default target layer: the last candidate in graph order, i.e. the one nearest the classifier head. */
+/** Ops that only move or copy values: their output is an earlier activation, renamed or permuted. */
+const DATA_MOVEMENT = new Set(['Identity', 'Transpose', 'Dropout', 'Cast']);
+
+/**
+ * The default target layer: the last candidate in graph order, i.e. the one nearest the classifier head, skipping
+ * copies and permutations of an earlier one (tf2onnx's Identity chains and Transpose pairs) in favour of the
+ * activation they copy (the same map, under the name the source framework gave it).
+ */
 export function defaultLayer(candidates: readonly LayerCandidate[], file: string): LayerCandidate {
-  const last = candidates.at(-1);
+  const last = candidates.findLast((c) => !DATA_MOVEMENT.has(c.opType)) ?? candidates.at(-1);
   if (!last) {
     throw new InputError('found no 4-D activation with spatial extent > 1 on the path to the logits; is this a CNN classifier?', file);
   }

@@ -8,8 +8,8 @@ import { formatLocation, joinLocation, parentLocation, parseLocation, type Locat
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { onnx, toNumber } from './proto.ts';
 
-/** The opsets of the default ONNX domain that heatgate reads and writes. */
-export const MIN_OPSET = 11;
+/** The opsets of the default ONNX domain that heatgate reads; 7 to 10 are upgraded to 11 in memory (upgrade.ts). */
+export const MIN_OPSET = 7;
 export const MAX_OPSET = 21;
 
 export interface LoadedModel {
@@ -20,6 +20,8 @@ export interface LoadedModel {
   opset: number;
   /** sha256 of the model file's bytes (the ones decoded here: one read serves the model and its fingerprint). */
   sha256: string;
+  /** The opset the file was exported at, when heatgate upgraded the graph in memory (upgrade.ts). */
+  exportedOpset?: number;
 }
 
 export interface LoadModelOptions {
@@ -75,7 +77,7 @@ export function defaultOpset(model: onnx.IModelProto, file = '<model>'): number 
   if (!entry) throw new InputError('model imports no default-domain (ai.onnx) opset', file);
   const version = toNumber(entry.version);
   if (version < MIN_OPSET) {
-    throw new InputError(`opset ${version} is older than the oldest supported (${MIN_OPSET}); re-export the model with opset >= ${MIN_OPSET}`, file);
+    throw new InputError(`opset ${version} is older than the oldest supported (${MIN_OPSET}; heatgate upgrades 7 to 10 in memory); convert the model to opset >= ${MIN_OPSET} (onnx.version_converter) or re-export it`, file);
   }
   if (version > MAX_OPSET) {
     throw new InputError(`opset ${version} is newer than the newest supported (${MAX_OPSET}); re-export the model with opset <= ${MAX_OPSET}`, file);

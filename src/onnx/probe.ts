@@ -43,21 +43,40 @@ export function imageInput(model: onnx.IModelProto, file: string): ImageInput {
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  const shapeOf = (i: onnx.IValueInfoProto) =>
+    `[${(i.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : d.dimParam || '?')).join(', ')}]`;
   if (inputs.length !== 1) {
-    throw new InputError(`expected one image input, found ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`, file);
+    throw new InputError(
+      `input: heatgate explains models with one image input, found ${inputs.length}` +
+        `${inputs.length ? ` (${inputs.map((i) => `${i.name} ${shapeOf(i)}`).join(', ')})` : ''}; ` +
+        'export the image classifier alone, with any other input folded into a constant',
+      file,
+    );
   }
   const input = inputs[0];
   const tensorType = input.type?.tensorType;
   if (tensorType?.elemType !== DataType.FLOAT) {
-    throw new InputError(`input "${input.name}" must be float32 (found ONNX type ${tensorType?.elemType})`, file);
+    throw new InputError(
+      `input "${input.name}" is ONNX element type ${tensorType?.elemType ?? 'unknown'}, heatgate feeds float32 images; ` +
+        'export it with a float32 input (a Cast inside the graph is fine)',
+      file,
+    );
   }
   const dims = (tensorType.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : undefined));
-  if (dims.length !== 4) throw new InputError(`input "${input.name}" must be a 4-D image batch, found rank ${dims.length}`, file);
+  if (dims.length !== 4) {
+    throw new InputError(`input "${input.name}" ${shapeOf(input)} must be a 4-D image batch, NCHW or NHWC, found rank ${dims.length}; export it with a batch axis and 4-D images`, file);
+  }
   const channelsAt = (i: number) => dims[i] === 1 || dims[i] === 3;
   let layout: InputLayout;
   if (channelsAt(1)) layout = 'NCHW';
   else if (channelsAt(3)) layout = 'NHWC';
-  else throw new InputError(`input "${input.name}" dims [${dims.map((d) => d ?? '?')}]: cannot find a channel axis of size 1 or 3 in position 1 (NCHW) or 3 (NHWC)`, file);
+  else {
+    throw new InputError(
+      `input "${input.name}" ${shapeOf(input)}: no channel axis of size 1 or 3 in position 1 (NCHW) or 3 (NHWC); ` +
+        'heatgate feeds grayscale or colour images, so the model must declare its channel count there',
+      file,
+    );
+  }
   const [h, w] = layout === 'NCHW' ? [dims[2], dims[3]] : [dims[1], dims[2]];
   return { name: input.name ?? '', layout, channels: (layout === 'NCHW' ? dims[1] : dims[3])!, height: h, width: w, dynamicBatch: dims[0] === undefined };
 }
@@ -95,6 +114,40 @@ export async function probeTensors(
     return out;
   } catch (error) {
     throw new InputError(`the model failed on a ${size.height}x${size.width} probe batch of ${size.batch}: ${singleLine((error as Error).message)}`, file);
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * Whether a batch of 2 gives each sample the outputs it gets alone: a model exported with a fixed batch of 1 may run
+ * at batch 2 and still mix the samples (a Reshape to [1, -1] before an elementwise head). Returns why not, or
+ * undefined when every graph output agrees (relative 1e-4).
+ */
+export async function batchDisagreement(model: onnx.IModelProto, file: string, input: ImageInput, size: { height: number; width: number }): Promise<string | undefined> {
+  const { session } = await openSession(encodeModel(model), file, { origin: 'model' });
+  try {
+    const per = input.channels * size.height * size.width;
+    const dims = (batch: number) => (input.layout === 'NCHW' ? [batch, input.channels, size.height, size.width] : [batch, size.height, size.width, input.channels]);
+    const data = new Float32Array(2 * per);
+    for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5;
+    const both = await session.run({ [input.name]: new ort.Tensor('float32', data, dims(2)) });
+    for (let n = 0; n < 2; n++) {
+      const alone = await session.run({ [input.name]: new ort.Tensor('float32', data.slice(n * per, (n + 1) * per), dims(1)) });
+      for (const name of session.outputNames) {
+        const a = alone[name], b = both[name];
+        if (b.dims[0] !== 2 || a.dims[0] !== 1) return `output "${name}" has a leading dim of ${b.dims[0]} at batch 2`;
+        const x = a.data as ArrayLike<number>, y = b.data as ArrayLike<number>;
+        if (y.length !== 2 * x.length) return `output "${name}" has ${y.length} values at batch 2, ${x.length} at batch 1`;
+        for (let i = 0; i < x.length; i++) {
+          const v = Number(y[n * x.length + i]), w = Number(x[i]);
+          if (Math.abs(v - w) > 1e-4 * (1 + Math.abs(w))) return `output "${name}" of sample ${n} differs between batch 2 and batch 1`;
+        }
+      }
+    }
+    return undefined;
+  } catch (error) {
+    return singleLine((error as Error).message);
   } finally {
     await session.release();
   }

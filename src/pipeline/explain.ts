@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Analyser, BatchItem } from '../analysis/types.ts';
-import { Explainer } from '../cam/explainer.ts';
+import { Explainer, type Explanation } from '../cam/explainer.ts';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
 import {
   encodeNpy,
@@ -12,6 +12,7 @@ import {
   type PreprocessOptions,
   type ResizeMode,
 } from '../imaging/index.ts';
+import { NORMALIZATION_PRESETS, PRESET_CHANNEL_ORDER, type ChannelOrder, type NormalizationPreset } from '../imaging/normalize.ts';
 import type { ExecutionProvider } from '../onnx/session.ts';
 import type { InputNotice } from '../notices.ts';
 import { checkInputs, type CheckedInputs } from './inputs.ts';
@@ -61,7 +62,7 @@ export interface ExplainRunOptions {
   saveRaw?: boolean;
   overlays?: boolean;
   resize?: ResizeMode;
-  normalize?: 'imagenet' | 'unit' | 'raw';
+  normalize?: NormalizationPreset;
   mean?: [number, number, number];
   std?: [number, number, number];
   provider?: ExecutionProvider;
@@ -79,6 +80,10 @@ export interface ExplainRunOptions {
   maxPixels?: number;
   /** The inputs, already checked (runGate checks them once for the model and its baseline); else checked here. */
   inputs?: CheckedInputs;
+  /** Issue 9 (model forms): the classifier output, the input size for symbolic H/W, the channel order. */
+  output?: string;
+  inputSize?: { height: number; width: number };
+  channels?: ChannelOrder;
   /** Called once the model's classes are known, before any image is read (runGate checks the policy's classes). */
   onModel?: (model: { classes: number; classNames?: string[] }) => void;
 }
@@ -124,7 +129,10 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     provider: options.provider,
     deviceId: options.deviceId,
     threads: options.threads,
+    output: options.output,
+    ...options.inputSize,
   });
+  for (const note of explainer.model.notes) log.info(note, { event: 'model', model: options.model });
   // auto's choice is worth a line in the pipeline log; an explicit --provider is what was asked for.
   if (options.provider === 'auto') log.info(`provider: ${explainer.provider} (${explainer.providerReason})`, {
     event: 'provider',
@@ -147,7 +155,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     if (target.kind === 'class' && (target.index < 0 || target.index >= model.classes || !Number.isInteger(target.index))) {
       throw new ConfigError(`--target ${target.index} is not a class index of the model (0..${model.classes - 1})`);
     }
-    const normalization = resolveNormalization(options, model.metadata.normalize);
+    const normalization = resolveNormalization(options, model.metadata);
     const shape = explainer.inputShape;
     const preprocess = {
       width: shape.width,
@@ -156,6 +164,8 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       layout: shape.layout,
       resize: options.resize ?? 'resize',
       normalization,
+      channelOrder: channelOrderFor(options, model.metadata),
+      ...(model.sizeFromImages && { ownSize: { height: model.input.height, width: model.input.width } }),
       ...(options.maxPixels !== undefined && { maxPixels: options.maxPixels }),
     };
     let all = inputs.images;
@@ -193,7 +203,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     try {
       for await (const ready of inBatches(fetched, effectiveBatch)) {
         const { items, failed } = await explainBatch(ready, step);
-        if (options.analyser) await options.analyser.analyse(items, explainer);
+        if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
         await Promise.all(items.map((item) => writeImageOutputs(item, options, sink)));
         const records = [...items.map((i) => i.record), ...failed];
         await sink.append(records);
@@ -305,10 +315,7 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
       ok.push({ ...r, target: target.kind === 'class' ? target.index : target.kind === 'labels' ? labels!.get(r.image)! : -1 });
     }
   }
-  const explanations = await explainer.explain(
-    ok.map((r) => r.prepared.tensor),
-    ok.map((r) => r.target),
-  );
+  const explanations = await explainBySize(explainer, ok);
   const items: BatchItem<ResultRecord>[] = [];
   ok.forEach(({ image, sha256, prepared }, i) => {
     const e = explanations[i];
@@ -335,6 +342,34 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
     });
   });
   return { items, failed };
+}
+
+/**
+ * Groups a batch by its images' model-input size (one group unless the model runs each image at its own size) with
+ * the explainer for that size (Explainer.atSize), in first-seen order.
+ */
+async function bySize<T extends { prepared: PreparedImage }>(explainer: Explainer, items: readonly T[]): Promise<[Explainer, T[]][]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = `${item.prepared.geometry.dstHeight}x${item.prepared.geometry.dstWidth}`;
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  const out: [Explainer, T[]][] = [];
+  for (const group of groups.values()) {
+    const { dstHeight, dstWidth } = group[0].prepared.geometry;
+    out.push([await explainer.atSize(dstHeight, dstWidth), group]);
+  }
+  return out;
+}
+
+/** One ORT run per input size in the batch; the explanations come back in the batch's order. */
+async function explainBySize(explainer: Explainer, ok: readonly { prepared: PreparedImage; target: number }[]): Promise<Explanation[]> {
+  const results = new Map<unknown, Explanation>();
+  for (const [sized, group] of await bySize(explainer, ok)) {
+    const explanations = await sized.explain(group.map((r) => r.prepared.tensor), group.map((r) => r.target));
+    group.forEach((r, i) => results.set(r, explanations[i]));
+  }
+  return ok.map((r) => results.get(r)!);
 }
 
 /** Everything that decides this run's results, for run-manifest.json. */
@@ -375,6 +410,9 @@ async function buildManifest(
       inputSize: [preprocess.height, preprocess.width],
       channels: preprocess.channels,
       layout: preprocess.layout,
+      channelOrder: preprocess.channelOrder ?? 'rgb',
+      ...(preprocess.ownSize && { ownSize: true }),
+      output: run.explainer.model.output.output,
     },
     inputs: {
       labels: await fileFingerprint(options.labels, storage),
@@ -444,18 +482,42 @@ async function writeImageOutputs(item: BatchItem<ResultRecord>, options: Explain
   await Promise.all(writes);
 }
 
-function resolveNormalization(options: ExplainRunOptions, fromModel: string | undefined): Normalization {
+function resolveNormalization(options: ExplainRunOptions, metadata: Record<string, string>): Normalization {
   if ((options.mean && !options.std) || (!options.mean && options.std)) throw new ConfigError('--mean and --std go together');
-  const preset = options.normalize ?? (fromModel as ExplainRunOptions['normalize']) ?? 'imagenet';
-  if (!['imagenet', 'unit', 'raw'].includes(preset)) {
-    throw new ConfigError(`unknown normalisation "${preset}" (from ${options.normalize ? '--normalize' : 'the model metadata heatgate.normalize'}); expected imagenet, unit or raw`);
+  const preset = options.normalize ?? (metadata.normalize as ExplainRunOptions['normalize']) ?? 'imagenet';
+  const presets = Object.keys(NORMALIZATION_PRESETS);
+  if (!presets.includes(preset)) {
+    throw new ConfigError(`unknown normalisation "${preset}" (from ${options.normalize ? '--normalize' : 'the model metadata heatgate.normalize'}); expected ${presets.join(', ')}`);
   }
   const base = normalizationPreset(preset);
   if (options.mean && options.std) {
     if (options.std.some((s) => s <= 0)) throw new ConfigError(`--std values must be > 0, got ${options.std.join(',')}`);
     return { ...base, mean: options.mean, std: options.std };
   }
+  // The model's own mean/std (heatgate.mean, heatgate.std: "r,g,b" on the preset's pixel scale) when no flag is given.
+  if (!options.normalize && metadata.mean !== undefined && metadata.std !== undefined) {
+    const triple = (key: 'mean' | 'std') => {
+      const parts = metadata[key].split(',').map(Number);
+      if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p)) || (key === 'std' && parts.some((p) => p <= 0))) {
+        throw new InputError(`metadata heatgate.${key} must be three numbers r,g,b${key === 'std' ? ' > 0' : ''}, got "${metadata[key]}"`, options.model);
+      }
+      return parts as [number, number, number];
+    };
+    return { ...base, mean: triple('mean'), std: triple('std') };
+  }
   return base;
+}
+
+/** --channels, else the model's heatgate.channels metadata, else the preset's (caffe: bgr), else rgb. */
+function channelOrderFor(options: ExplainRunOptions, metadata: Record<string, string>): ChannelOrder {
+  if (options.channels) return options.channels;
+  if (metadata.channels !== undefined) {
+    const order = metadata.channels.toLowerCase();
+    if (order !== 'rgb' && order !== 'bgr') throw new InputError(`metadata heatgate.channels must be rgb or bgr, got "${metadata.channels}"`, options.model);
+    return order;
+  }
+  const preset = options.normalize ?? (metadata.normalize as NormalizationPreset | undefined);
+  return (preset && PRESET_CHANNEL_ORDER[preset]) ?? 'rgb';
 }
 
 

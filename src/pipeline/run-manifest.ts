@@ -45,6 +45,10 @@ export interface RunManifest {
     mean: number[];
     std: number[];
     inputSize: [number, number];
+    /** Absent in manifests of heatgate before issue 9 (then rgb, fixed size). */
+    channelOrder?: 'rgb' | 'bgr';
+    ownSize?: boolean;
+    output?: string;
     channels: number;
     layout: string;
   };

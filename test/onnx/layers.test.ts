@@ -27,8 +27,9 @@ describe('target layer detection', () => {
 
   it('reads a channels-last head after a Transpose as NHWC', async () => {
     const m = await inspectModel(await saved({ size: 6, channels: 5, channelsLast: true }));
-    const chosen = chooseLayers(m.candidates, undefined, 'm')[0];
-    expect(chosen).toMatchObject({ tensor: 'act_nhwc', layout: 'NHWC', channels: 5, height: 6, width: 6 });
+    expect(m.candidates.find((c) => c.tensor === 'act_nhwc')).toMatchObject({ layout: 'NHWC', channels: 5, height: 6, width: 6 });
+    // The default is the activation the Transpose permutes (the same map under its own name).
+    expect(chooseLayers(m.candidates, undefined, 'm')[0]).toMatchObject({ tensor: 'act', layout: 'NCHW', channels: 5 });
   });
 
   it('makes a fixed batch of 1 symbolic so the model can run batched', async () => {

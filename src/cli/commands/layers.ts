@@ -1,6 +1,7 @@
 import { inspectModel } from '../../onnx/inspect.ts';
 import { defaultLayer } from '../../onnx/layers.ts';
-import { s3Flags, storageFrom } from './options.ts';
+import { log } from '../../log.ts';
+import { inputSizeFrom, modelFormFlags, s3Flags, storageFrom } from './options.ts';
 import type { HeatgateCommand } from './types.ts';
 
 export const layersCommand: HeatgateCommand = {
@@ -9,10 +10,12 @@ export const layersCommand: HeatgateCommand = {
   builder: (y) =>
     s3Flags(y)
       .positional('model', { type: 'string', demandOption: true, describe: 'ONNX classifier (a local path, file:// or s3://)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' }),
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' })
+      .options({ output: modelFormFlags.output, 'input-size': modelFormFlags['input-size'] }),
   handler: async (args) => {
     const storage = storageFrom(args, ['model']);
-    const model = await inspectModel(args.model as string, {}, { storage });
+    const model = await inspectModel(args.model as string, { ...inputSizeFrom(args.inputSize), output: args.output as string | undefined }, { storage });
+    for (const note of model.notes) log.info(note);
     const chosen = defaultLayer(model.candidates, model.loaded.file);
     if (args.json) {
       process.stdout.write(`${JSON.stringify({ default: chosen.tensor, layers: model.candidates }, null, 2)}\n`);
@@ -32,7 +35,8 @@ export const layersCommand: HeatgateCommand = {
     process.stdout.write(
       [
         `${model.loaded.file}: input ${model.input.name} ${model.input.layout} ${model.input.channels}x${model.height}x${model.width}, ` +
-          `${model.classes} classes, opset ${model.loaded.opset}`,
+          `output ${model.output.output} ${model.output.form} (${model.output.kind}), ${model.classes} classes, ` +
+          `opset ${model.loaded.exportedOpset !== undefined && model.loaded.exportedOpset !== model.loaded.opset ? `${model.loaded.exportedOpset} (read as ${model.loaded.opset})` : model.loaded.opset}`,
         line(header),
         ...rows.map(line),
         `* = default: the last 4-D activation with spatial extent > 1 before the head (${chosen.tensor})`,

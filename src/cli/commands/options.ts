@@ -1,6 +1,8 @@
 import type { Argv } from 'yargs';
 import { ConfigError } from '../../errors.ts';
 import { DEFAULT_MAX_PIXELS } from '../../imaging/decode.ts';
+import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../../imaging/normalize.ts';
+import { parseInputSize } from '../../onnx/inspect.ts';
 import { PROVIDER_CHOICES } from '../../onnx/providers.ts';
 import type { ExplainRunOptions, TargetSpec } from '../../pipeline/explain.ts';
 import { parseLocation } from '../../storage/location.ts';
@@ -45,7 +47,7 @@ export function explainFlags(y: Argv) {
     .option('save-raw', { type: 'boolean', default: false, describe: 'write heatmaps/<image>.npy (raw map at layer resolution)' })
     .option('overlays', { type: 'boolean', default: true, describe: 'write overlays/<image>.png (use --no-overlays to skip)' })
     .option('resize', { choices: ['resize', 'center-crop', 'letterbox'] as const, default: 'resize' as const, describe: 'how images meet the model input size' })
-    .option('normalize', { choices: ['imagenet', 'unit', 'raw'] as const, describe: 'pixel normalisation (default: model metadata heatgate.normalize, else imagenet)' })
+    .option('normalize', { choices: NORMALIZATION_CHOICES, describe: 'pixel normalisation: imagenet (torchvision), unit [0,1], tf [-1,1], caffe (BGR, 0..255 minus the mean pixel), raw 0..255 (default: model metadata heatgate.normalize, else imagenet)' })
     .option('mean', { type: 'string', describe: 'per-channel mean r,g,b on the --normalize pixel scale (0..1; 0..255 with raw); with --std' })
     .option('std', { type: 'string', describe: 'per-channel std r,g,b on the same scale; with --mean' })
     .option('provider', {
@@ -58,7 +60,23 @@ export function explainFlags(y: Argv) {
     .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run in the same --out' })
     .option('shard', { type: 'string', describe: 'i/n: take every n-th image of the sorted list, starting at i' })
     .option('max-pixels', { type: 'number', default: DEFAULT_MAX_PIXELS, describe: 'refuse images with more pixels than this (decompression-bomb guard)' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' });
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
+    // Model forms (issue 9)
+    .options(modelFormFlags);
+}
+
+/** Flags that say how to read a model: shared by explain, run and layers. */
+export const modelFormFlags = {
+  output: { type: 'string', describe: 'the classifier output to explain (default: the first float output shaped like a class vector)' },
+  'input-size': { type: 'string', describe: 'HxW for models whose input height/width are symbolic (default: metadata heatgate.input_size)' },
+  channels: { choices: ['rgb', 'bgr'] as const, describe: 'colour channel order the model takes (default: metadata heatgate.channels; bgr with --normalize caffe; else rgb)' },
+} as const;
+
+const NORMALIZATION_CHOICES = Object.keys(NORMALIZATION_PRESETS) as NormalizationPreset[];
+
+/** --input-size parsed, or undefined. */
+export function inputSizeFrom(value: unknown): { height: number; width: number } | undefined {
+  return value === undefined ? undefined : parseInputSize(String(value), '--input-size');
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -88,6 +106,9 @@ export function explainOptionsFrom(args: Record<string, any>, moreLocations: rea
     quiet: args.quiet,
     shard: args.shard === undefined ? undefined : parseShard(args.shard),
     maxPixels: args.maxPixels === undefined ? undefined : positiveInteger('--max-pixels', args.maxPixels),
+    output: args.output,
+    inputSize: inputSizeFrom(args.inputSize),
+    channels: args.channels,
   };
 }
 

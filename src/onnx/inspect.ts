@@ -1,6 +1,7 @@
 import { InputError, singleLine } from '../errors.ts';
 import { GraphIndex } from './graph.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
+import type { TokenOptions } from './tokens.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
 import { toNumber } from './proto.ts';
@@ -28,7 +29,10 @@ export interface InspectedModel {
   metadata: Record<string, string>;
 }
 
-export async function inspectModel(file: string, size: { height?: number; width?: number } = {}): Promise<InspectedModel> {
+export async function inspectModel(
+  file: string,
+  size: { height?: number; width?: number; tokens?: TokenOptions } = {},
+): Promise<InspectedModel> {
   const loaded = await loadModel(file);
   const graph = loaded.model.graph!;
   const input = imageInput(loaded.model, file);
@@ -82,7 +86,7 @@ export async function inspectModel(file: string, size: { height?: number; width?
     outputIsProbability: index.producers.get(logits)?.opType === 'Softmax',
     probeBatch,
     shapes,
-    candidates: layerCandidates(index, input, logits, shapes),
+    candidates: layerCandidates(index, input, logits, shapes, { batch: probeBatch, height, width, tokens: size.tokens }),
     metadata,
   };
 }

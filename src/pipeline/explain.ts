@@ -38,6 +38,7 @@ import {
   type RunManifest,
 } from './run-manifest.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
+import type { TokenOptions } from '../onnx/tokens.ts';
 
 /** Which class each image is explained for. */
 export type TargetSpec = { kind: 'predicted' } | { kind: 'class'; index: number } | { kind: 'labels' };
@@ -47,6 +48,8 @@ export interface ExplainRunOptions {
   images: string;
   out: string;
   layers?: string[];
+  /** Transformer token layers: `--tokens-grid`, `--skip-tokens` (default: inferred from the graph). */
+  tokens?: TokenOptions;
   method?: string;
   target?: TargetSpec;
   /** `image,label` CSV; with target kind 'labels' the label is the explained class. */
@@ -111,6 +114,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     (await checkInputs({ model: options.model, images: options.images, labels: options.labels, classes: options.classes, coco: options.cocoLabels?.file }));
   const explainer = await Explainer.create(options.model, {
     layers: options.layers,
+    tokens: options.tokens,
     method: options.method,
     provider: options.provider,
     deviceId: options.deviceId,

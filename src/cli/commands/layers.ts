@@ -1,5 +1,6 @@
 import { inspectModel } from '../../onnx/inspect.ts';
 import { defaultLayer } from '../../onnx/layers.ts';
+import { tokenOptionsFrom } from './options.ts';
 import type { HeatgateCommand } from './types.ts';
 
 export const layersCommand: HeatgateCommand = {
@@ -8,9 +9,11 @@ export const layersCommand: HeatgateCommand = {
   builder: (y) =>
     y
       .positional('model', { type: 'string', demandOption: true, describe: 'ONNX classifier' })
-      .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' }),
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' })
+      .option('tokens-grid', { type: 'string', describe: 'transformer token layers: the patch grid HxW (default: from the patch embedding)' })
+      .option('skip-tokens', { type: 'number', describe: 'transformer token layers: leading tokens that are not patches' }),
   handler: async (args) => {
-    const model = await inspectModel(args.model as string);
+    const model = await inspectModel(args.model as string, { tokens: tokenOptionsFrom(args) });
     const chosen = defaultLayer(model.candidates, model.loaded.file);
     if (args.json) {
       process.stdout.write(`${JSON.stringify({ default: chosen.tensor, layers: model.candidates }, null, 2)}\n`);
@@ -20,9 +23,15 @@ export const layersCommand: HeatgateCommand = {
       c === chosen ? '*' : ' ',
       c.tensor,
       c.opType,
-      c.layout === 'NCHW' ? `${c.channels}x${c.height}x${c.width}` : `${c.height}x${c.width}x${c.channels}`,
+      c.tokens
+        ? `${c.tokens.count}x${c.channels} -> ${c.height}x${c.width}`
+        : c.layout === 'NCHW' ? `${c.channels}x${c.height}x${c.width}` : `${c.height}x${c.width}x${c.channels}`,
       c.layout,
-      c.followedBy ? `then ${c.followedBy.opType} -> ${c.followedBy.tensor}` : '',
+      [
+        c.tokens?.skip ? `skips ${c.tokens.skip} token${c.tokens.skip > 1 ? 's' : ''}` : '',
+        c.classTokenOnly ? 'class token only (no gradient on patches)' : '',
+        c.followedBy ? `then ${c.followedBy.opType} -> ${c.followedBy.tensor}` : '',
+      ].filter(Boolean).join('; '),
     ]);
     const header = [' ', 'tensor', 'op', 'shape', 'layout', 'note'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -33,7 +42,7 @@ export const layersCommand: HeatgateCommand = {
           `${model.classes} classes, opset ${model.loaded.opset}`,
         line(header),
         ...rows.map(line),
-        `* = default: the last 4-D activation with spatial extent > 1 before the head (${chosen.tensor})`,
+        `* = default: the last 4-D activation with spatial extent > 1, or token layer whose patches reach the logits, before the head (${chosen.tensor})`,
         '',
       ].join('\n'),
     );

@@ -3,6 +3,7 @@ import { ConfigError } from '../../errors.ts';
 import { DEFAULT_MAX_PIXELS } from '../../imaging/decode.ts';
 import { PROVIDER_CHOICES } from '../../onnx/providers.ts';
 import type { ExplainRunOptions, TargetSpec } from '../../pipeline/explain.ts';
+import { parseTokensGrid, type TokenOptions } from '../../onnx/tokens.ts';
 
 /** Flags shared by `explain` and `run`: model, images, explanation and preprocessing. */
 export function explainFlags(y: Argv) {
@@ -11,6 +12,8 @@ export function explainFlags(y: Argv) {
     .option('images', { type: 'string', demandOption: true, describe: 'folder of images (searched recursively)' })
     .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
     .option('layer', { type: 'string', array: true, describe: 'target tensor(s); default: the automatic choice (see `heatgate layers`); several are averaged' })
+    .option('tokens-grid', { type: 'string', describe: 'transformer token layers: the patch grid HxW (default: from the patch embedding)' })
+    .option('skip-tokens', { type: 'number', describe: 'transformer token layers: leading tokens that are not patches (class token: 1; default: tokens - H*W)' })
     .option('method', { type: 'string', default: 'gradcam', describe: 'CAM method' })
     .option('target', { type: 'string', default: 'predicted', describe: '"predicted", a class index, or "labels" (the class from --labels)' })
     .option('labels', { type: 'string', describe: 'CSV of image,label (class index or name)' })
@@ -42,6 +45,7 @@ export function explainOptionsFrom(args: Record<string, any>): ExplainRunOptions
     images: args.images,
     out: args.out,
     layers: args.layer,
+    tokens: tokenOptionsFrom(args),
     method: args.method,
     target: parseTarget(args.target),
     labels: args.labels,
@@ -61,6 +65,17 @@ export function explainOptionsFrom(args: Record<string, any>): ExplainRunOptions
     shard: args.shard === undefined ? undefined : parseShard(args.shard),
     maxPixels: args.maxPixels === undefined ? undefined : positiveInteger('--max-pixels', args.maxPixels),
   };
+}
+
+/** `--tokens-grid HxW` and `--skip-tokens n`; undefined when neither is given. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function tokenOptionsFrom(args: Record<string, any>): TokenOptions | undefined {
+  if (args.tokensGrid === undefined && args.skipTokens === undefined) return undefined;
+  const skip = args.skipTokens;
+  if (skip !== undefined && (typeof skip !== 'number' || !Number.isInteger(skip) || skip < 0)) {
+    throw new ConfigError(`--skip-tokens must be a non-negative integer, got ${String(skip)}`);
+  }
+  return { grid: args.tokensGrid === undefined ? undefined : parseTokensGrid(String(args.tokensGrid)), skip };
 }
 
 function parseTarget(value: string): TargetSpec {

@@ -92,10 +92,20 @@ def randomize(model: nn.Module) -> None:
             nn.init.normal_(m.bias, 0, 0.1)
 
 
-def build(name: str, class_token: bool, out: str, seed: int, grid_head: bool = False) -> dict:
+FIXTURES = {'vit_cls': (True, 11, False), 'vit_gap': (False, 12, False), 'swin_grid': (False, 13, True)}
+
+
+def make_model(name: str) -> TinyViT:
+    """The fixture's torch model with its seeded weights (the same the ONNX file was exported from)."""
+    class_token, seed, grid_head = FIXTURES[name]
     torch.manual_seed(seed)
     model = TinyViT(class_token=class_token, grid_head=grid_head).eval()
     randomize(model)
+    return model
+
+
+def build(name: str, class_token: bool, out: str, seed: int, grid_head: bool = False) -> dict:
+    model = make_model(name)
     gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(4, 3, 32, 32, generator=gen)
     folder = os.path.join(out, name)
@@ -143,7 +153,7 @@ def main() -> None:
     parser.add_argument('--out', default='test/fixtures/vit')
     args = parser.parse_args()
     torch.set_num_threads(1)
-    for name, class_token, seed, grid_head in (('vit_cls', True, 11, False), ('vit_gap', False, 12, False), ('swin_grid', False, 13, True)):
+    for name, (class_token, seed, grid_head) in FIXTURES.items():
         print(json.dumps(build(name, class_token, args.out, seed, grid_head)))
 
 

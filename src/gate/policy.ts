@@ -72,6 +72,8 @@ export interface Policy {
     pointingTolerance?: number;
     /** The same in model-input pixels; at most one of the two. */
     pointingTolerancePx?: number;
+    /** Deletion/insertion and ROAD options (analysis/faithfulness.ts); setting it runs them. */
+    faithfulness?: { steps?: number; fill?: 'blur' | 'mean'; blurSigma?: number; roadShares?: number[]; roadNoise?: number };
   };
   /** Where the policy came from (file path, or "default") and the sha256 of its text. */
   source: { file: string; sha256: string };

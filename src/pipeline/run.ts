@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createAnalyser } from '../analysis/analyser.ts';
-import { METRIC_NAMES } from '../analysis/metrics/registry.ts';
+import { METRIC_NAMES, needsExtraPasses } from '../analysis/metrics/registry.ts';
 import type { RegionConfig } from '../analysis/regions.ts';
 import { ConfigError } from '../errors.ts';
 import { resolvePolicy } from '../gate/gate.ts';
@@ -48,6 +48,8 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     regions,
     regionOptions: { baseDir: process.cwd(), configFile: policyFile },
     occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
+    // Faithfulness costs extra forward passes: only when the policy configures it or a rule names one of its metrics.
+    ...(wantsFaithfulness(policy) && { faithfulness: policy.analysis?.faithfulness ?? {} }),
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
   const regionNotices = analyser.inputNotices(inputs.images);
@@ -126,4 +128,8 @@ function regionConfig(options: RunOptions, policy: Policy): RegionConfig | undef
     ...(policy.regions?.static && { static: policy.regions.static }),
   };
   return Object.keys(config).length > 0 ? config : undefined;
+}
+
+function wantsFaithfulness(policy: Policy): boolean {
+  return policy.analysis?.faithfulness !== undefined || [...policy.rules, ...policy.baseline].some((r) => needsExtraPasses(r.metric));
 }

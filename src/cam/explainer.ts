@@ -67,8 +67,18 @@ export class Explainer {
   private head: Promise<ort.InferenceSession> | undefined;
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
-    const method = methodFor(options.method ?? 'gradcam');
+    methodFor(options.method ?? 'gradcam'); // an unknown method fails before the model is read
     const model = await inspectModel(file, { height: options.height, width: options.width, tokens: options.tokens });
+    return Explainer.fromModel(model, options);
+  }
+
+  /**
+   * An explainer over a model already inspected, e.g. an in-memory copy with other weights (the sanity check's
+   * randomized models: shapes and candidates do not depend on the weights).
+   */
+  static async fromModel(model: InspectedModel, options: ExplainerOptions = {}): Promise<Explainer> {
+    const method = methodFor(options.method ?? 'gradcam');
+    const file = model.loaded.file;
     const layers = chooseLayers(model.candidates, options.layers, file);
     if ((options.tokens?.grid || options.tokens?.skip !== undefined) && !layers.some((l) => l.layout === 'tokens')) {
       const flags = [options.tokens.grid && `--tokens-grid ${options.tokens.grid.height}x${options.tokens.grid.width}`, options.tokens.skip !== undefined && `--skip-tokens ${options.tokens.skip}`];

@@ -1,10 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageRef, Summary } from '../gate/aggregator.ts';
 import { aggregateFor, percentile } from '../gate/aggregates.ts';
 import type { Verdict } from '../gate/verdict.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { loadGallery } from './gallery.ts';
-import { renderReport } from './html.ts';
+import { renderReport, type SanityReport } from './html.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
 import { ensureDir } from '../storage/out-dir.ts';
@@ -80,7 +81,8 @@ export async function writeGateOutputs(
   const entries = metricEntries(verdict, summary);
   const plain: Record<string, number> = {};
   for (const { name, value } of entries) if (value !== null && !(name in plain)) plain[name] = value;
-  const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery) });
+  const sanity = await loadSanity(outDir, verdict.fingerprints.model);
+  const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery), ...(sanity && { sanity }) });
   // The report and details first, verdict.json last: a reader that sees the verdict finds the rest in place.
   await writeFileAtomic(paths.report, html);
   await writeFileAtomic(paths.summary, renderSummaryMarkdown(verdict, paths.report));
@@ -89,4 +91,23 @@ export async function writeGateOutputs(
   await writeFileAtomic(paths.verdictText, `${verdict.verdict}\n`);
   await writeFileAtomic(paths.verdict, `${JSON.stringify(verdict, null, 2)}\n`);
   return paths;
+}
+
+/**
+ * sanity.json that `heatgate sanity --out` left in the output folder, for the report: only when it is about the same
+ * model (its sha256 matches the verdict's), so a stale check of another model is never shown.
+ */
+async function loadSanity(outDir: string, modelSha256: string | null): Promise<SanityReport | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(outDir, 'sanity.json'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const sanity = JSON.parse(text) as SanityReport;
+    return modelSha256 !== null && sanity.modelSha256 === modelSha256 && Array.isArray(sanity.steps) && sanity.steps.length > 0 ? sanity : undefined;
+  } catch {
+    return undefined;
+  }
 }

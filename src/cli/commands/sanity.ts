@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { sanityCheck, type SanityStep } from '../../analysis/sanity.ts';
@@ -88,7 +89,8 @@ export const sanityCommand: HeatgateCommand = {
     process.stdout.write(`${lines.join('\n')}\n`);
     if (args.out !== undefined) {
       await mkdir(args.out, { recursive: true });
-      const report = { verdict: passed ? 'pass' : 'fail', rule, layer, method: args.method, images: files, value, steps };
+      const modelSha256 = createHash('sha256').update(await readFile(args.model)).digest('hex');
+      const report = { verdict: passed ? 'pass' : 'fail', rule, layer, method: args.method, modelSha256, images: files, value, steps };
       await writeFileAtomic(path.join(args.out, 'sanity.json'), `${JSON.stringify(report, null, 2)}\n`);
     }
     return passed || !args.fail ? EXIT_CODES.pass : EXIT_CODES.gateFailed;

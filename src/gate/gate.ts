@@ -3,7 +3,7 @@ import { Aggregator, imageChecksFrom, type Summary } from './aggregator.ts';
 import { evaluatePolicy } from './evaluate.ts';
 import { BUILTIN_METRICS, checkPolicyMetrics, defaultPolicy, loadPolicy, type Policy, type PolicyOptions } from './policy.ts';
 import { readResults } from './records.ts';
-import type { Fingerprints, Verdict } from './verdict.ts';
+import type { Fingerprints, GateCheck, Verdict } from './verdict.ts';
 
 export interface EvaluateResultsOptions {
   /** results.jsonl of the model under test. */
@@ -27,6 +27,8 @@ export interface EvaluateResultsOptions {
   notices?: readonly InputNotice[];
   /** The model input's shorter side in pixels, when known: verdict.json records the pointing tolerance in px. */
   inputShorterSide?: number;
+  /** Checks decided outside the results (the policy's sanity check, run by `heatgate run`): a failed one fails the gate. */
+  extraChecks?: readonly GateCheck[];
 }
 
 export interface EvaluatedResults {
@@ -78,5 +80,12 @@ export async function evaluateResults(options: EvaluateResultsOptions): Promise<
       ...(baseline && { baselineResults: baseline.sha256 }),
     },
   });
+  for (const check of options.extraChecks ?? []) {
+    verdict.checks.push(check);
+    if (check.outcome === 'fail') {
+      verdict.verdict = 'fail';
+      verdict.reasons.push(check.message);
+    }
+  }
   return { verdict, summary: current.summary, ...(baseline && { baseline: baseline.summary }) };
 }

@@ -9,6 +9,8 @@ import type { InputNotice } from '../notices.ts';
 import { gateResults, type GateResult } from '../report/gate-results.ts';
 import { explainImages, type ExplainRunOptions, type ExplainSummary } from './explain.ts';
 import { checkInputs } from './inputs.ts';
+import { runSanity, SANITY_DEFAULTS, sanityGateCheck, type SanityOutcome } from './sanity-run.ts';
+import { writeFileAtomic } from '../storage/atomic.ts';
 
 export interface RunOptions extends Omit<ExplainRunOptions, 'analyser' | 'inputs' | 'onModel'> {
   /** The model in production, analysed on the same images for the policy's baseline rules. */
@@ -86,6 +88,15 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
       onModel,
     });
   }
+  // The policy's sanity check: the model's weights randomized from the logits down must change the maps.
+  let sanity: SanityOutcome | undefined;
+  if (policy.sanity) {
+    sanity = await runSanity({
+      model: options.model, imagesRoot: options.images, images: inputs.images, rule: { ...SANITY_DEFAULTS, ...policy.sanity },
+      layers: options.layers, method: options.method, tokens: options.tokens, normalize: options.normalize, mean: options.mean, std: options.std, resize: options.resize,
+    });
+    await writeFileAtomic(path.join(options.out, 'sanity.json'), `${JSON.stringify(sanity, null, 2)}\n`);
+  }
   // The baseline model reads the same inputs, so its notices would repeat the model's.
   const notices = [...explained.notices, ...regionNotices];
   const gate = await gateResults({
@@ -97,6 +108,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     metrics: METRIC_NAMES,
     fingerprints: { model: explained.modelSha256, data: explained.dataSha256, ...(baseline && { baseline: baseline.modelSha256 }) },
     notices,
+    ...(sanity && { extraChecks: [sanityGateCheck(sanity)] }),
   });
   return { gate, explained, baseline, notices };
 }

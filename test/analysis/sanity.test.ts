@@ -127,6 +127,23 @@ describe('sanity: the cascade', () => {
     expect(JSON.parse(await readFile(path.join(out, 'sanity.json'), 'utf8'))).toMatchObject({ verdict: 'fail', layer: 'energy', rule: { measure: 'spearman', max: 0.5 } });
   });
 
+  it('heatgate run with a policy sanity section fails the gate on the edge detector (a gate check in verdict.json) and passes the demo model', async () => {
+    const file = await saved(edgeDetector());
+    const dir = path.dirname(file);
+    const policy = path.join(dir, 'p.yaml');
+    await import('node:fs/promises').then((fs) => fs.writeFile(policy, 'version: 1\nsanity: {sample: 2}\nrules:\n  - {name: sparse, metric: sparseness, aggregate: mean, min: 0}\n'));
+    const images = path.resolve('examples/underpass/images');
+    const edge = await cli(['run', '--model', file, '--images', images, '--out', path.join(dir, 'edge'), '--policy', policy, '--normalize', 'unit', '--quiet', '--no-overlays', '--shard', '0/12']);
+    expect(edge.code).toBe(1);
+    const verdict = JSON.parse(await readFile(path.join(dir, 'edge', 'verdict.json'), 'utf8'));
+    expect(verdict.verdict).toBe('fail');
+    expect(verdict.checks.find((c: { name: string }) => c.name === 'sanity')).toMatchObject({ outcome: 'fail', threshold: 0.5, comparison: '<=' });
+    expect(verdict.reasons.join('\n')).toMatch(/sanity: spearman of the maps after randomizing 1 layer\(s\) = 1\.0000/);
+    expect(await readFile(path.join(dir, 'edge', 'report.html'), 'utf8')).toContain('<section id="sanity">');
+    const clean = await cli(['run', '--model', path.resolve('examples/underpass/models/clean.onnx'), '--images', images, '--out', path.join(dir, 'clean'), '--policy', policy, '--quiet', '--no-overlays', '--shard', '0/12']);
+    expect(clean.code, clean.out).toBe(0);
+  });
+
   it('the demo models decorrelate under the cascade and pass; the policy sets the rule', async () => {
     const images = path.resolve('examples/underpass/images');
     for (const name of ['clean', 'shortcut']) {

@@ -1,19 +1,16 @@
-import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { sanityCheck, type SanityStep } from '../../analysis/sanity.ts';
+import type { SanityStep } from '../../analysis/sanity.ts';
 import { ConfigError, EXIT_CODES } from '../../errors.ts';
 import { loadPolicy, type SanityRule } from '../../gate/policy.ts';
-import { listImages, normalizationPreset, prepareImage } from '../../imaging/index.ts';
-import { inspectModel } from '../../onnx/inspect.ts';
+import { listImages } from '../../imaging/index.ts';
 import { checkPath } from '../../pipeline/inputs.ts';
 import { writeFileAtomic } from '../../storage/atomic.ts';
+import { checkSanityRule, runSanity, SANITY_DEFAULTS } from '../../pipeline/sanity-run.ts';
 import { tokenOptionsFrom } from './options.ts';
 import type { HeatgateCommand } from './types.ts';
 
-/** Defaults of the policy's `sanity` section (policy.schema.json). */
-export const SANITY_DEFAULTS: Required<SanityRule> = { measure: 'spearman', max: 0.5, sample: 8, seed: 42, cascade: 'all' };
 
 /** One line per step: what was randomized and how similar the maps still are. */
 export function sanityTable(steps: readonly SanityStep[]): string[] {
@@ -57,41 +54,23 @@ export const sanityCommand: HeatgateCommand = {
     const fromPolicy = args.policy !== undefined ? (loadPolicy(args.policy).sanity ?? {}) : {};
     const rule: Required<SanityRule> = { ...SANITY_DEFAULTS, ...fromPolicy };
     for (const key of ['measure', 'max', 'sample', 'seed', 'cascade'] as const) if (args[key] !== undefined) Object.assign(rule, { [key]: args[key] });
-    if (!Number.isInteger(rule.sample) || rule.sample < 1) throw new ConfigError(`--sample must be a positive integer, got ${rule.sample}`);
-    if (!Number.isInteger(rule.seed) || rule.seed < 0) throw new ConfigError(`--seed must be a non-negative integer, got ${rule.seed}`);
-    if (!(rule.max >= -1 && rule.max <= 1)) throw new ConfigError(`--max must lie in [-1, 1], got ${rule.max}`);
-
-    const tokens = tokenOptionsFrom(args);
-    const model = await inspectModel(args.model, { tokens });
-    const files = (await listImages(args.images)).slice(0, rule.sample);
-    if (files.length === 0) throw new ConfigError(`--images ${args.images}: no images found`);
-    const preset = args.normalize ?? model.metadata.normalize ?? 'imagenet';
-    if (!['imagenet', 'unit', 'raw'].includes(preset)) throw new ConfigError(`unknown normalisation "${preset}"`);
-    const options = {
-      width: model.width,
-      height: model.height,
-      channels: model.input.channels as 1 | 3,
-      layout: model.input.layout,
-      resize: 'resize' as const,
-      normalization: normalizationPreset(preset as 'imagenet'),
-    };
-    const images = await Promise.all(files.map(async (f) => (await prepareImage(path.isAbsolute(f) ? f : path.join(args.images, f), options)).tensor));
-    const { layer, steps } = await sanityCheck(model, images, { layers: args.layer, method: args.method, seed: rule.seed, cascade: rule.cascade, tokens });
-    const last = steps.at(-1)!;
-    const value = last[rule.measure];
-    const passed = value <= rule.max;
+    checkSanityRule(rule);
+    const images = await listImages(args.images);
+    if (images.length === 0) throw new ConfigError(`--images ${args.images}: no images found`);
+    const outcome = await runSanity({
+      model: args.model, imagesRoot: args.images, images, rule, layers: args.layer, method: args.method, tokens: tokenOptionsFrom(args), normalize: args.normalize,
+    });
+    const passed = outcome.verdict === 'pass';
     const lines = [
-      `heatgate sanity: ${passed ? 'PASS' : 'FAIL'}  ${rule.measure} after randomizing ${steps.length - 1} layer(s) = ${value.toFixed(4)} (<= ${rule.max}), ` +
-        `${images.length} image(s), ${args.method} at ${layer}`,
-      ...sanityTable(steps).map((l) => `  ${l}`),
+      `heatgate sanity: ${passed ? 'PASS' : 'FAIL'}  ${rule.measure} after randomizing ${outcome.steps.length - 1} layer(s) = ${outcome.value.toFixed(4)} (<= ${rule.max}), ` +
+        `${outcome.images.length} image(s), ${outcome.method} at ${outcome.layer}`,
+      ...sanityTable(outcome.steps).map((l) => `  ${l}`),
     ];
     if (!passed) lines.push('  the maps stay similar when the weights are randomized: they show the image, not what the model uses');
     process.stdout.write(`${lines.join('\n')}\n`);
     if (args.out !== undefined) {
       await mkdir(args.out, { recursive: true });
-      const modelSha256 = createHash('sha256').update(await readFile(args.model)).digest('hex');
-      const report = { verdict: passed ? 'pass' : 'fail', rule, layer, method: args.method, modelSha256, images: files, value, steps };
-      await writeFileAtomic(path.join(args.out, 'sanity.json'), `${JSON.stringify(report, null, 2)}\n`);
+      await writeFileAtomic(path.join(args.out, 'sanity.json'), `${JSON.stringify(outcome, null, 2)}\n`);
     }
     return passed || !args.fail ? EXIT_CODES.pass : EXIT_CODES.gateFailed;
   },

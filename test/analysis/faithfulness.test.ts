@@ -5,6 +5,7 @@ import { curveAuc, faithfulness, fillImage, noisyLinearImpute, randomOrder, rank
 import { createMetricContext } from '../../src/analysis/metrics/context.ts';
 import { computeMetrics } from '../../src/analysis/metrics/registry.ts';
 import type { TensorShape } from '../../src/analysis/occlusion.ts';
+import { parsePolicy, PolicyError } from '../../src/gate/policy.ts';
 
 const shape2x2: TensorShape = { layout: 'CHW', channels: 1, height: 2, width: 2 };
 /** A "model" whose class-0 probability is the input's sum / 8 (class 1 gets the rest). */
@@ -107,5 +108,15 @@ describe('faithfulness by hand', () => {
     expect(inputs).toBe(44);
     expect((b.record.metrics as Record<string, number>).deletionAuc).toBeCloseTo(0.3125, 6);
     expect(b.record.curves).toEqual({ deletion: [0.5, 0.125, 0.25, 0.375, 0.5], insertion: [0.5, 0.875, 0.75, 0.625, 0.5] });
+  });
+
+  it('the policy validates analysis.faithfulness and its thresholds against the declared ranges', () => {
+    const ok = parsePolicy('version: 1\nanalysis: {faithfulness: {steps: 8, fill: mean, roadShares: [0.2, 0.8], roadNoise: 0}}\n', 'p.yaml');
+    expect(ok.analysis?.faithfulness).toEqual({ steps: 8, fill: 'mean', roadShares: [0.2, 0.8], roadNoise: 0 });
+    for (const bad of ['{steps: 0}', '{fill: zero}', '{roadShares: [1]}', '{roadNoise: -1}', '{blurSigma: 0}', '{extra: 1}']) {
+      expect(() => parsePolicy(`version: 1\nanalysis: {faithfulness: ${bad}}\n`, 'p.yaml'), bad).toThrow(PolicyError);
+    }
+    expect(() => parsePolicy('version: 1\nrules: [{name: d, metric: deletionAuc, aggregate: mean, max: 1.5}]\n', 'p.yaml')).toThrow(PolicyError);
+    expect(() => parsePolicy('version: 1\nrules: [{name: d, metric: roadCombined, aggregate: mean, min: -0.5}]\n', 'p.yaml')).not.toThrow();
   });
 });

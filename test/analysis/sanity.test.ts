@@ -144,6 +144,26 @@ describe('sanity: the cascade', () => {
     expect(clean.code, clean.out).toBe(0);
   });
 
+  it('bad sanity settings are exit 2 with one line: --sample 0, a policy sanity max outside [-1, 1], --max 2', async () => {
+    const images = path.resolve('examples/underpass/images');
+    const model = path.resolve('examples/underpass/models/clean.onnx');
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (errors.push(chunk), true)) as typeof process.stderr.write;
+    try {
+      expect((await cli(['sanity', '--model', model, '--images', images, '--sample', '0'])).code).toBe(2);
+      expect((await cli(['sanity', '--model', model, '--images', images, '--max', '2'])).code).toBe(2);
+      const policy = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-sanity-bad-')), 'p.yaml');
+      await import('node:fs/promises').then((fs) => fs.writeFile(policy, 'version: 1\nsanity: {max: 3}\n'));
+      expect((await cli(['sanity', '--model', model, '--images', images, '--policy', policy])).code).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errors.join('')).toMatch(/sanity sample must be a positive integer, got 0/);
+    expect(errors.join('')).toMatch(/sanity max must lie in \[-1, 1\], got 2/);
+    expect(errors.join('')).toMatch(/sanity/);
+  });
+
   it('the demo models decorrelate under the cascade and pass; the policy sets the rule', async () => {
     const images = path.resolve('examples/underpass/images');
     for (const name of ['clean', 'shortcut']) {

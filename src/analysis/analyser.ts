@@ -2,7 +2,10 @@ import type { Explainer } from '../cam/explainer.ts';
 import type { InputNotice } from '../notices.ts';
 import type { Analyser, BatchItem } from './types.ts';
 import { createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
-import { computeMetrics, getMetric, METRIC_NAMES } from './metrics/registry.ts';
+import { computeMetrics, DEFAULT_METRIC_NAMES, getMetric, METRIC_NAMES, needsExtraPasses } from './metrics/registry.ts';
+import { faithfulness, type FaithfulnessOptions, type FaithfulnessResult } from './faithfulness.ts';
+
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 import { occlusionInputs, occlusionResults, type OcclusionFill, type OcclusionResult, type TensorShape } from './occlusion.ts';
 import { createRegionSource, type ImageRegions, type RegionConfig, type RegionSourceOptions } from './regions.ts';
 
@@ -21,6 +24,11 @@ export interface AnalyserOptions {
   pointingTolerance?: PointingTolerance;
   /** The occlusion counterfactual; on by default with the 'mean' fill; false turns it off. */
   occlusion?: false | { fill?: OcclusionFill; blurSigma?: number };
+  /**
+   * Deletion/insertion and ROAD (extra forward passes per image): run when given, or when `metrics` names one of
+   * them; off by default (then those metrics are not computed).
+   */
+  faithfulness?: FaithfulnessOptions;
 }
 
 /** What the analyser needs of the explainer: a batched forward, the input layout, the output kind. */
@@ -38,7 +46,8 @@ export interface RegionAnalyser extends Analyser {
 }
 
 export async function createAnalyser(options: AnalyserOptions = {}): Promise<RegionAnalyser> {
-  const names = options.metrics ?? METRIC_NAMES;
+  const faithfulnessOn = options.faithfulness !== undefined || (options.metrics ?? []).some(needsExtraPasses);
+  const names = options.metrics ?? (faithfulnessOn ? METRIC_NAMES : DEFAULT_METRIC_NAMES);
   names.forEach(getMetric); // fail fast on a typo
   const regions = options.regions ? await createRegionSource(options.regions, options.regionOptions) : null;
   const occlusion = options.occlusion === false ? null : { fill: 'mean' as const, ...options.occlusion };
@@ -70,11 +79,35 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
         occluded = occlusionResults(batch, plan, logits, opts);
       }
 
+      const heatmaps = items.map((item) => {
+        const e = item.explanation;
+        const g = item.prepared.geometry;
+        return createMetricContext({ cam: e.cam, camHeight: e.camHeight, camWidth: e.camWidth, height: g.dstHeight, width: g.dstWidth, predicted: e.predicted, target: e.target }).heatmap;
+      });
+      let faithful: (FaithfulnessResult | null)[] = items.map(() => null);
+      if (faithfulnessOn) {
+        const { channels, height, width, layout } = explainer.inputShape;
+        const shape: TensorShape = { channels, height, width, layout: layout === 'NCHW' ? 'CHW' : 'HWC' };
+        // Images without a usable map (all-zero CAM: nothing to rank) get null, never a number.
+        const usable = items.map((item, i) => item.explanation.cam.some((v) => v > 0) && heatmaps[i].length === height * width);
+        const batch = items
+          .map((item, i) => ({ input: item.prepared.tensor, heatmap: heatmaps[i], logits: item.explanation.logits, target: item.explanation.target }))
+          .filter((_, i) => usable[i]);
+        const results = await faithfulness(batch, shape, (inputs) => explainer.predict(inputs), {
+          ...options.faithfulness,
+          probabilities: explainer.model.outputIsProbability,
+        });
+        let next = 0;
+        faithful = usable.map((u) => (u ? results[next++] : null));
+      }
+
       items.forEach((item, i) => {
         const { roi, invalid, sources } = found[i];
         const e = item.explanation;
         const g = item.prepared.geometry;
         const ctx = createMetricContext({
+          heatmap: heatmaps[i],
+          faithfulness: faithful[i],
           cam: e.cam,
           camHeight: e.camHeight,
           camWidth: e.camWidth,
@@ -89,6 +122,8 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
           occlusion: occluded[i],
         });
         item.record.metrics = computeMetrics(ctx, names);
+        const f = faithful[i];
+        if (f) item.record.curves = { deletion: f.deletionCurve.map(round6), insertion: f.insertionCurve.map(round6) };
         if (sources.length > 0) item.record.regions = sources;
         const outlines: NonNullable<BatchItem['outlines']> = [];
         if (roi) outlines.push({ mask: roi, color: [...OUTLINE_COLORS.roi] });

@@ -101,6 +101,7 @@ export function augmentModel(
       l.gradient = result.gradient;
       if (reduction) {
         const ops = graphOps(`heatgate_cam${i}/`, model.loaded.opset, nodes, initializers);
+        if (l.layer.layout === 'tokens') throw new Error(`in-graph reductions take 4-D maps; ${l.layer.tensor} holds tokens`);
         l.cam = reduction(ops, l.activation, result.gradient, l.layer.layout);
         addOutput(l.cam);
       } else {
@@ -167,6 +168,7 @@ export function cutHead(model: InspectedModel, layer: LayerCandidate): Uint8Arra
     );
   }
   const constants = (graph.node ?? []).filter((n) => constantNodes.has(n)); // graph order
+  if (layer.layout === 'tokens') throw new InputError(`the head after the token layer ${layer.tensor} cannot run alone`, model.loaded.file);
   const dims: (number | string)[] = layer.layout === 'NCHW' ? ['N', layer.channels, layer.height, layer.width] : ['N', layer.height, layer.width, layer.channels];
   const head = onnx.ModelProto.create({
     ...model.loaded.model,

@@ -2,6 +2,7 @@ import { ConfigError, InfrastructureError, InputError, singleLine } from '../err
 import type { Storage } from '../storage/storage.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
+import type { TokenOptions } from '../onnx/tokens.ts';
 import { nonFinite } from '../onnx/probe.ts';
 import { openSession, ort, type ConcreteProvider, type ExecutionProvider } from '../onnx/session.ts';
 import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
@@ -27,6 +28,8 @@ export interface ExplainerOptions {
   storage?: Storage;
   /** The classifier output to explain (`--output`); default: the first float class-vector output. */
   output?: string;
+  /** Transformer token layers: `--tokens-grid HxW` and `--skip-tokens n` (default: inferred). */
+  tokens?: TokenOptions;
 }
 
 export interface Explanation {
@@ -72,10 +75,26 @@ export class Explainer {
   private siblings = new Map<string, Promise<Explainer>>();
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
+    methodFor(options.method ?? 'gradcam'); // an unknown method fails before the model is read
+    const model = await inspectModel(file, { height: options.height, width: options.width, output: options.output, tokens: options.tokens }, { storage: options.storage });
+    return Explainer.fromModel(model, options);
+  }
+
+  /**
+   * An explainer over a model already inspected, e.g. an in-memory copy with other weights (the sanity check's
+   * randomized models: shapes and candidates do not depend on the weights).
+   */
+  static async fromModel(model: InspectedModel, options: ExplainerOptions = {}): Promise<Explainer> {
     const method = methodFor(options.method ?? 'gradcam');
-    const model = await inspectModel(file, { height: options.height, width: options.width, output: options.output }, { storage: options.storage });
+    const file = model.loaded.file;
     const layers = chooseLayers(model.candidates, options.layers, file);
-    const augmented = augmentModel(model, layers, method.usesGradients, (options.inGraph ?? true) ? method.graph : undefined);
+    if ((options.tokens?.grid || options.tokens?.skip !== undefined) && !layers.some((l) => l.layout === 'tokens')) {
+      const flags = [options.tokens.grid && `--tokens-grid ${options.tokens.grid.height}x${options.tokens.grid.width}`, options.tokens.skip !== undefined && `--skip-tokens ${options.tokens.skip}`];
+      throw new ConfigError(`${flags.filter(Boolean).join(' ')} fits no token layer of ${file} (the target is ${layers[0].tensor}); run "heatgate layers ${file}" to see the token counts`);
+    }
+    // Token layers leave the session as A and dA: the class token is dropped and the grid read here (featureMap).
+    const inGraph = (options.inGraph ?? true) && !layers.some((l) => l.layout === 'tokens');
+    const augmented = augmentModel(model, layers, method.usesGradients, inGraph ? method.graph : undefined);
     const providerOptions = { provider: options.provider, deviceId: options.deviceId, threads: options.threads, origin: 'heatgate' as const };
     const { session, provider, reason } = await openSession(augmented.bytes, file, providerOptions);
     const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, reason, {
@@ -235,6 +254,9 @@ export class Explainer {
   private async scoresForActivations(activations: Float32Array[], target: number): Promise<Float32Array> {
     const layer = this.layers[0];
     if (this.layers.length > 1) throw new ConfigError(`${this.method.name} takes one target layer, got ${this.layers.length}`);
+    if (layer.layout === 'tokens') {
+      throw new ConfigError(`${this.method.name} runs the head on ablated activations, which heatgate does not do for transformer token layers (${layer.tensor}); use gradcam or another gradient method`);
+    }
     this.head ??= openSession(cutHead(this.model, layer), this.model.loaded.file, { ...this.providerOptions, origin: 'heatgate' }).then((s) => s.session);
     const session = await this.head;
     const { channels, height, width, layout } = layer;
@@ -257,14 +279,19 @@ export class Explainer {
   }
 }
 
-/** Image `i` of a batched layer output as a channel-major map (NHWC layers are transposed). */
-function featureMap(tensor: ort.Tensor, i: number, layer: LayerCandidate): FeatureMap {
+/**
+ * Image `i` of a batched layer output as a channel-major map (NHWC layers are transposed). Token layers [N, T, C]
+ * drop their leading non-patch tokens and read the rest as an H x W grid, pytorch-grad-cam's reshape_transform.
+ */
+export function featureMap(tensor: ort.Tensor, i: number, layer: LayerCandidate): FeatureMap {
   const { channels, height, width, layout } = layer;
   const size = channels * height * width;
   const all = tensor.data as Float32Array;
   if (layout === 'NCHW') return { data: all.subarray(i * size, (i + 1) * size), channels, height, width };
   const data = new Float32Array(size);
-  const src = all.subarray(i * size, (i + 1) * size);
+  const perImage = layer.tokens ? layer.tokens.count * channels : size;
+  const offset = layer.tokens ? layer.tokens.skip * channels : 0;
+  const src = all.subarray(i * perImage + offset, i * perImage + offset + size);
   const hw = height * width;
   for (let p = 0; p < hw; p++) for (let c = 0; c < channels; c++) data[c * hw + p] = src[p * channels + c];
   return { data, channels, height, width };

@@ -47,6 +47,19 @@ export interface Summary {
   metricNames: string[];
   /** Per slice key ('*' = all images, else ClassSummary.key) and metric: the `keep` highest and lowest images. */
   extremes: Record<string, Record<string, { high: ImageRef[]; low: ImageRef[] }>>;
+  /**
+   * Deletion/insertion curves (results.jsonl `curves`, when faithfulness ran) of the worst image (highest
+   * deletionAuc: the map's order hurts the score least) and the median one; absent without curves.
+   */
+  curves?: { worst: CurveSample; median: CurveSample };
+}
+
+export interface CurveSample {
+  image: string;
+  deletionAuc: number;
+  insertionAuc: number | null;
+  deletion: number[];
+  insertion: number[];
 }
 
 /** Slice key of all images in `Summary.extremes`. */
@@ -178,8 +191,22 @@ export class Aggregator {
     this.maxErrorSamples = options.errorSamples ?? 20;
   }
 
+  private readonly curveSamples: CurveSample[] = [];
+
   add(record: ResultRecord): void {
     this.images++;
+    const curves = record.curves as { deletion?: unknown; insertion?: unknown } | undefined;
+    const deletionAuc = record.metrics?.deletionAuc;
+    if (curves && Array.isArray(curves.deletion) && Array.isArray(curves.insertion) && typeof deletionAuc === 'number') {
+      const insertionAuc = record.metrics?.insertionAuc;
+      this.curveSamples.push({
+        image: record.image,
+        deletionAuc,
+        insertionAuc: typeof insertionAuc === 'number' ? insertionAuc : null,
+        deletion: curves.deletion.map(Number),
+        insertion: curves.insertion.map(Number),
+      });
+    }
     if (record.error !== undefined && record.error !== null) {
       this.errors++;
       if (this.errorSamples.length < this.maxErrorSamples) {
@@ -282,6 +309,8 @@ export class Aggregator {
       }
       overall.values[metric] = merged.sort();
     }
+    const byDeletion = [...this.curveSamples].sort((a, b) => b.deletionAuc - a.deletionAuc || (a.image < b.image ? -1 : 1));
+    const curves = byDeletion.length > 0 ? { worst: byDeletion[0], median: byDeletion[Math.floor((byDeletion.length - 1) / 2)] } : undefined;
     const extremes: Summary['extremes'] = {};
     for (const [slice, byMetric] of this.extremes) {
       extremes[slice] = {};
@@ -297,6 +326,7 @@ export class Aggregator {
       classes,
       metricNames: [...this.metricNames].sort(),
       extremes,
+      ...(curves && { curves }),
     };
   }
 }

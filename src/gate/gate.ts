@@ -4,7 +4,7 @@ import { evaluatePolicy } from './evaluate.ts';
 import { BUILTIN_METRICS, checkPolicyMetrics, defaultPolicy, readPolicy, type Policy, type PolicyOptions } from './policy.ts';
 import type { Storage } from '../storage/storage.ts';
 import { readResults } from './records.ts';
-import type { Fingerprints, Verdict } from './verdict.ts';
+import type { Fingerprints, GateCheck, Verdict } from './verdict.ts';
 
 export interface EvaluateResultsOptions {
   /** results.jsonl of the model under test. */
@@ -30,6 +30,8 @@ export interface EvaluateResultsOptions {
   inputShorterSide?: number;
   /** Where the results and policy files are read from (local, file:// or s3://); default: defaultStorage(). */
   storage?: Storage;
+  /** Checks decided outside the results (the policy's sanity check, run by `heatgate run`): a failed one fails the gate. */
+  extraChecks?: readonly GateCheck[];
 }
 
 export interface EvaluatedResults {
@@ -81,5 +83,12 @@ export async function evaluateResults(options: EvaluateResultsOptions): Promise<
       ...(baseline && { baselineResults: baseline.sha256 }),
     },
   });
+  for (const check of options.extraChecks ?? []) {
+    verdict.checks.push(check);
+    if (check.outcome === 'fail') {
+      verdict.verdict = 'fail';
+      verdict.reasons.push(check.message);
+    }
+  }
   return { verdict, summary: current.summary, ...(baseline && { baseline: baseline.summary }) };
 }

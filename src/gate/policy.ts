@@ -75,9 +75,21 @@ export interface Policy {
     pointingTolerance?: number;
     /** The same in model-input pixels; at most one of the two. */
     pointingTolerancePx?: number;
+    /** Deletion/insertion and ROAD options (analysis/faithfulness.ts); setting it runs them. */
+    faithfulness?: { steps?: number; fill?: 'blur' | 'mean'; blurSigma?: number; roadShares?: number[]; roadNoise?: number };
   };
+  /** The model-parameter randomization test of `heatgate sanity` (analysis/sanity.ts). */
+  sanity?: SanityRule;
   /** Where the policy came from (file path, or "default") and the sha256 of its text. */
   source: { file: string; sha256: string };
+}
+
+export interface SanityRule {
+  measure?: 'spearman' | 'spearmanAbs' | 'ssim';
+  max?: number;
+  sample?: number;
+  seed?: number;
+  cascade?: 'head' | 'all';
 }
 
 export interface PolicyOptions {
@@ -364,6 +376,7 @@ interface RawPolicy {
   baseline?: RawRule[];
   regions?: Policy['regions'];
   analysis?: Policy['analysis'];
+  sanity?: Policy['sanity'];
 }
 
 type Issue = { at: (string | number)[]; message: string };
@@ -517,6 +530,7 @@ function normalise(raw: RawPolicy, source: Policy['source'], lineOf: LineOf): Po
     ...(raw.description !== undefined && { description: raw.description }),
     ...(raw.regions !== undefined && { regions: raw.regions }),
     ...(raw.analysis !== undefined && { analysis: raw.analysis }),
+    ...(raw.sanity !== undefined && { sanity: raw.sanity }),
     ...(raw.minCoverage !== undefined && { minCoverage: raw.minCoverage }),
     minImages: raw.minImages ?? 1,
     errorBudget:

@@ -51,7 +51,8 @@ export interface RuleResult {
 
 /** Gate-level checks that are not metric rules: evidence size and error budget. */
 export interface GateCheck {
-  name: 'minImages' | 'errorBudget';
+  /** sanity: the policy's model-parameter randomization test, run by `heatgate run` (pipeline/sanity-run.ts). */
+  name: 'minImages' | 'errorBudget' | 'sanity';
   measured: number;
   threshold: number;
   comparison: '<=' | '>=';

@@ -4,6 +4,7 @@ import { attr, GraphIndex } from './graph.ts';
 import { makeTensor } from './builder.ts';
 import type { onnx } from './proto.ts';
 import { layerCandidates, type LayerCandidate } from './layers.ts';
+import type { TokenOptions } from './tokens.ts';
 import { loadModel, type LoadedModel, type LoadModelOptions } from './model.ts';
 import { batchDisagreement, imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
 import { toNumber } from './proto.ts';
@@ -41,7 +42,7 @@ export interface InspectedModel {
 
 export async function inspectModel(
   file: string,
-  size: { height?: number; width?: number; output?: string } = {},
+  size: { height?: number; width?: number; output?: string; tokens?: TokenOptions } = {},
   options: LoadModelOptions = {},
 ): Promise<InspectedModel> {
   const loaded = await foldConstants(upgradeToWorkingOpset(await loadModel(file, options)));
@@ -129,7 +130,7 @@ export async function inspectModel(
     output: chosen,
     probeBatch,
     shapes,
-    candidates: layerCandidates(scoreIndex, input, logits, shapes),
+    candidates: layerCandidates(scoreIndex, input, logits, shapes, { batch: probeBatch, height, width, tokens: size.tokens }),
     metadata,
     notes,
     sizeFromImages,

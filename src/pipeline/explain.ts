@@ -39,6 +39,7 @@ import {
   type RunManifest,
 } from './run-manifest.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
+import type { TokenOptions } from '../onnx/tokens.ts';
 
 /** Which class each image is explained for. */
 export type TargetSpec = { kind: 'predicted' } | { kind: 'class'; index: number } | { kind: 'labels' };
@@ -51,6 +52,8 @@ export interface ExplainRunOptions {
   /** Reads every input and writes every output; default: defaultStorage() (S3 settings from the AWS environment). */
   storage?: Storage;
   layers?: string[];
+  /** Transformer token layers: `--tokens-grid`, `--skip-tokens` (default: inferred from the graph). */
+  tokens?: TokenOptions;
   method?: string;
   target?: TargetSpec;
   /** `image,label` CSV; with target kind 'labels' the label is the explained class. */
@@ -125,6 +128,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
   const explainer = await Explainer.create(options.model, {
     storage,
     layers: options.layers,
+    tokens: options.tokens,
     method: options.method,
     provider: options.provider,
     deviceId: options.deviceId,

@@ -1,15 +1,16 @@
 import { createAnalyser } from '../analysis/analyser.ts';
-import { METRIC_NAMES } from '../analysis/metrics/registry.ts';
+import { METRIC_NAMES, needsExtraPasses } from '../analysis/metrics/registry.ts';
 import type { RegionConfig } from '../analysis/regions.ts';
 import { ConfigError } from '../errors.ts';
 import { resolvePolicy } from '../gate/gate.ts';
 import { checkPolicyClasses, type Policy } from '../gate/policy.ts';
 import type { InputNotice } from '../notices.ts';
 import { gateResults, type GateResult } from '../report/gate-results.ts';
-import { joinUri } from '../storage/location.ts';
+import { joinUri, parseLocation } from '../storage/location.ts';
 import { defaultStorage } from '../storage/storage.ts';
 import { explainImages, type ExplainRunOptions, type ExplainSummary } from './explain.ts';
 import { checkInputs } from './inputs.ts';
+import { runSanity, SANITY_DEFAULTS, sanityGateCheck, type SanityOutcome } from './sanity-run.ts';
 
 export interface RunOptions extends Omit<ExplainRunOptions, 'analyser' | 'inputs' | 'onModel'> {
   /** The model in production, analysed on the same images for the policy's baseline rules. */
@@ -50,6 +51,8 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     regions,
     regionOptions: { baseDir: process.cwd(), configFile: policyFile, storage },
     occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
+    // Faithfulness costs extra forward passes: only when the policy configures it or a rule names one of its metrics.
+    ...(wantsFaithfulness(policy) && { faithfulness: policy.analysis?.faithfulness ?? {} }),
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
   const regionNotices = analyser.inputNotices(inputs.images);
@@ -88,6 +91,16 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
       onModel,
     });
   }
+  // The policy's sanity check: the model's weights randomized from the logits down must change the maps.
+  let sanity: SanityOutcome | undefined;
+  if (policy.sanity) {
+    sanity = await runSanity({
+      model: options.model, imagesRoot: options.images, images: inputs.images, rule: { ...SANITY_DEFAULTS, ...policy.sanity },
+      layers: options.layers, method: options.method, tokens: options.tokens, normalize: options.normalize, mean: options.mean, std: options.std, resize: options.resize,
+      storage,
+    });
+    await storage.write(parseLocation(joinUri(options.out, 'sanity.json', '--out'), '--out'), `${JSON.stringify(sanity, null, 2)}\n`);
+  }
   // The baseline model reads the same inputs, so its notices would repeat the model's.
   const notices = [...explained.notices, ...regionNotices];
   const gate = await gateResults({
@@ -100,6 +113,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     metrics: METRIC_NAMES,
     fingerprints: { model: explained.modelSha256, data: explained.dataSha256, ...(baseline && { baseline: baseline.modelSha256 }) },
     notices,
+    ...(sanity && { extraChecks: [sanityGateCheck(sanity)] }),
   });
   return { gate, explained, baseline, notices };
 }
@@ -131,4 +145,8 @@ function regionConfig(options: RunOptions, policy: Policy): RegionConfig | undef
     ...(policy.regions?.static && { static: policy.regions.static }),
   };
   return Object.keys(config).length > 0 ? config : undefined;
+}
+
+function wantsFaithfulness(policy: Policy): boolean {
+  return policy.analysis?.faithfulness !== undefined || [...policy.rules, ...policy.baseline].some((r) => needsExtraPasses(r.metric));
 }

@@ -5,21 +5,35 @@ import { formatNumber } from '../format.ts';
 import { escapeHtml as e } from './escape.ts';
 import type { GalleryItem } from './gallery.ts';
 import { histogramSvg, type Marker } from './histogram.ts';
+import { lineChartSvg } from './line-chart.ts';
 import { REPORT_CSS, REPORT_JS } from './styles.ts';
 import { coverageText } from './summary-md.ts';
+
+/** What `heatgate sanity --out` writes (sanity.json), as far as the report reads it. */
+export interface SanityReport {
+  verdict: 'pass' | 'fail';
+  rule: { measure: 'spearman' | 'spearmanAbs' | 'ssim'; max: number; cascade?: string };
+  layer: string;
+  method?: string;
+  modelSha256?: string;
+  images: string[];
+  steps: { step: number; layer?: { opType: string; node: string }; spearman: number; spearmanAbs: number; ssim: number }[];
+}
 
 export interface ReportInput {
   verdict: Verdict;
   summary: Summary;
   /** Worst images with their overlays already embedded (see loadGallery). */
   gallery: readonly GalleryItem[];
+  /** The sanity check of the same model (sanity.json in the output folder), when there is one. */
+  sanity?: SanityReport;
 }
 
 /**
  * The self-contained HTML report: verdict banner, rule table, metric histograms, per-class breakdown,
  * gallery of the worst images, fingerprints. Everything is inline (CSS, JS, SVG, base64 images).
  */
-export function renderReport({ verdict, summary, gallery }: ReportInput): string {
+export function renderReport({ verdict, summary, gallery, sanity }: ReportInput): string {
   const title = `heatgate gate: ${verdict.verdict.toUpperCase()}`;
   return [
     '<!doctype html>',
@@ -37,6 +51,8 @@ export function renderReport({ verdict, summary, gallery }: ReportInput): string
     rulesSection(verdict),
     histogramsSection(verdict, summary),
     classesSection(summary),
+    faithfulnessSection(summary),
+    sanitySection(sanity),
     gallerySection(verdict, gallery),
     errorsSection(summary),
     noticesSection(verdict),
@@ -47,6 +63,55 @@ export function renderReport({ verdict, summary, gallery }: ReportInput): string
     `<script>${REPORT_JS}</script>`,
     '</body></html>',
   ].join('\n');
+}
+
+/** Deletion and insertion curves of the worst (highest deletionAuc) and the median image, when faithfulness ran. */
+function faithfulnessSection(summary: Summary): string {
+  const c = summary.curves;
+  if (!c) return '';
+  const chart = (which: string, sample: NonNullable<Summary['curves']>['worst']) => {
+    const steps = sample.deletion.length - 1;
+    const svg = lineChartSvg(
+      [
+        { label: 'deletion', values: sample.deletion, color: '#c0392b' },
+        { label: 'insertion', values: sample.insertion, color: '#2e7d32', dashed: true },
+      ],
+      { yDomain: [0, 1], xLabels: sample.deletion.map((_, k) => `${Math.round((100 * k) / steps)}%`), xTitle: 'pixels removed (deletion) / inserted (insertion), in the map\'s order', title: `${which}: ${sample.image}` },
+    );
+    return `<figure class="curve"><figcaption><b>${e(which)}</b> <span class="mono">${e(sample.image)}</span>: deletionAuc ${e(formatNumber(sample.deletionAuc))}` +
+      `${sample.insertionAuc === null ? '' : `, insertionAuc ${e(formatNumber(sample.insertionAuc))}`}</figcaption>${svg}</figure>`;
+  };
+  return (
+    '<section id="faithfulness"><h2>Faithfulness<span class="sub">target-class probability as pixels are removed or inserted (Petsiuk et al. 2018)</span></h2>' +
+    '<p class="note">A faithful map makes the deletion curve fall early and the insertion curve rise early. The worst image is the one whose deletion AUC is highest.</p>' +
+    `<div class="curves" style="display:flex;flex-wrap:wrap;gap:16px">${chart('worst', c.worst)}${chart('median', c.median)}</div></section>`
+  );
+}
+
+/** The model-parameter randomization test: similarity per cascade step, as a line chart and a table. */
+function sanitySection(sanity: SanityReport | undefined): string {
+  if (!sanity) return '';
+  const steps = sanity.steps;
+  const svg = lineChartSvg(
+    [
+      { label: 'Spearman', values: steps.map((s) => s.spearman), color: '#1565c0' },
+      { label: 'Spearman |·|', values: steps.map((s) => s.spearmanAbs), color: '#6a1b9a', dashed: true },
+      { label: 'SSIM', values: steps.map((s) => s.ssim), color: '#ef6c00' },
+    ],
+    { width: 560, yDomain: [-1, 1], xLabels: steps.map((s) => String(s.step)), xTitle: 'layers randomized, cumulative from the logits', title: 'similarity to the original maps' },
+  );
+  const rows = steps.map(
+    (s) => `<tr><td class="num">${s.step}</td><td class="mono">${s.layer ? `${e(s.layer.opType)} ${e(s.layer.node)}` : '(original)'}</td>` +
+      `<td class="num">${e(formatNumber(s.spearman))}</td><td class="num">${e(formatNumber(s.spearmanAbs))}</td><td class="num">${e(formatNumber(s.ssim))}</td></tr>`,
+  );
+  const last = steps.at(-1)!;
+  return (
+    `<section id="sanity"><h2>Sanity check<span class="sub">model-parameter randomization (Adebayo et al. 2018)</span></h2>` +
+    `<p><span class="badge ${sanity.verdict}">${sanity.verdict}</span> ${e(sanity.rule.measure)} after randomizing ${steps.length - 1} layer(s) = ` +
+    `${e(formatNumber(last[sanity.rule.measure]))} (must be ≤ ${e(formatNumber(sanity.rule.max))}); ${sanity.images.length} image(s), ` +
+    `${e(sanity.method ?? 'gradcam')} at <span class="mono">${e(sanity.layer)}</span>. A map that explains the model changes when its weights are randomized.</p>` +
+    `${svg}<div class="scroll"><table><thead><tr><th class="num">Step</th><th>Randomized</th><th class="num">Spearman</th><th class="num">Spearman |·|</th><th class="num">SSIM</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`
+  );
 }
 
 function countOutcomes(rules: readonly RuleResult[]): Record<RuleResult['outcome'], number> {

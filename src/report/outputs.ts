@@ -4,7 +4,7 @@ import type { Verdict } from '../gate/verdict.ts';
 import { joinUri, parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
 import { loadGallery } from './gallery.ts';
-import { renderReport } from './html.ts';
+import { renderReport, type SanityReport } from './html.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
 
@@ -84,7 +84,8 @@ export async function writeGateOutputs(
   const plain: Record<string, number> = {};
   for (const { name, value } of entries) if (value !== null && !(name in plain)) plain[name] = value;
   try {
-    const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery, {}, storage) });
+    const sanity = await loadSanity(outDir, verdict.fingerprints.model, storage);
+    const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery, {}, storage), ...(sanity && { sanity }) });
     // The report and details first, verdict.json last: a reader that sees the verdict finds the rest in place.
     await target.writeFile('report.html', html);
     await target.writeFile('summary.md', renderSummaryMarkdown(verdict, paths.report));
@@ -96,4 +97,23 @@ export async function writeGateOutputs(
     await target.close();
   }
   return paths;
+}
+
+/**
+ * sanity.json that `heatgate sanity --out` left in the output folder, for the report: only when it is about the same
+ * model (its sha256 matches the verdict's), so a stale check of another model is never shown.
+ */
+async function loadSanity(outDir: string, modelSha256: string | null, storage: Storage): Promise<SanityReport | undefined> {
+  let text: string;
+  try {
+    text = (await storage.read(parseLocation(joinUri(outDir, 'sanity.json'), '--out'))).toString('utf8');
+  } catch {
+    return undefined; // none there (or unreadable): the report has no sanity section
+  }
+  try {
+    const sanity = JSON.parse(text) as SanityReport;
+    return modelSha256 !== null && sanity.modelSha256 === modelSha256 && Array.isArray(sanity.steps) && sanity.steps.length > 0 ? sanity : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import { normalizeMinMax, upsampleBilinear } from '../../imaging/index.ts';
+import type { FaithfulnessResult } from '../faithfulness.ts';
 import type { OcclusionResult } from '../occlusion.ts';
 import type { MetricContext } from './types.ts';
 
@@ -34,6 +35,7 @@ export interface MetricInput {
   /** Pixels; default: DEFAULT_POINTING_TOLERANCE of the shorter side. */
   pointingTolerancePx?: number;
   occlusion?: OcclusionResult | null;
+  faithfulness?: FaithfulnessResult | null;
   /** The model-frame heatmap when the caller already has it (e.g. for the overlay); else computed lazily. */
   heatmap?: Float32Array;
 }
@@ -65,6 +67,7 @@ export function createMetricContext(input: MetricInput): MetricContext {
     label: input.label ?? null,
     pointingTolerancePx: input.pointingTolerancePx ?? pointingTolerancePx(undefined, height, width),
     occlusion: input.occlusion ?? null,
+    faithfulness: input.faithfulness ?? null,
     get heatmap(): Float32Array {
       // pytorch-grad-cam's scale_cam_image order: min-max normalise at CAM resolution, then resize.
       heatmap ??= upsampleBilinear(normalizeMinMax(Float32Array.from(cam)), camHeight, camWidth, height, width);

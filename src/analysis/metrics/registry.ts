@@ -2,6 +2,7 @@ import { ConfigError } from '../../errors.ts';
 import { correct } from './correct.ts';
 import { energyPointingGame } from './energy-pointing-game.ts';
 import { entropy } from './entropy.ts';
+import { FAITHFULNESS_METRICS } from './faithfulness.ts';
 import { invalidArea } from './invalid-area.ts';
 import { invalidMass } from './invalid-mass.ts';
 import { occlusionDrop, occlusionFlip } from './occlusion.ts';
@@ -28,11 +29,21 @@ export const METRICS: readonly Metric[] = [
   entropy,
   // the prediction
   correct,
+  // faithfulness of the map (extra forward passes; only when asked)
+  ...FAITHFULNESS_METRICS,
 ];
 
 const BY_NAME: ReadonlyMap<string, Metric> = new Map(METRICS.map((m) => [m.name, m]));
 
 export const METRIC_NAMES: readonly string[] = METRICS.map((m) => m.name);
+
+/** The metrics an analysis computes unless asked for more: everything without extra forward passes. */
+export const DEFAULT_METRIC_NAMES: readonly string[] = METRICS.filter((m) => !m.extraPasses).map((m) => m.name);
+
+/** True for metrics that cost extra forward passes (faithfulness). */
+export function needsExtraPasses(name: string): boolean {
+  return BY_NAME.get(name)?.extraPasses === true;
+}
 
 /** Old metric names whose meaning was wrong: naming them is an error that says the new name. */
 export const RENAMED_METRICS: Readonly<Record<string, string>> = { topKIoU: 'topKPrecision' };

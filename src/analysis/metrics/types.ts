@@ -1,3 +1,4 @@
+import type { FaithfulnessResult } from '../faithfulness.ts';
 import type { OcclusionResult } from '../occlusion.ts';
 
 /**
@@ -32,6 +33,8 @@ export interface MetricContext {
   readonly pointingTolerancePx: number;
   /** Counterfactual occlusion of the invalid pixels, when the pipeline ran it (occlusion.ts). */
   readonly occlusion: OcclusionResult | null;
+  /** Deletion/insertion/ROAD curves, when the analyser ran them (../faithfulness.ts). */
+  readonly faithfulness: FaithfulnessResult | null;
 }
 
 export type MetricNeeds = 'invalid' | 'roi' | 'label';
@@ -55,6 +58,8 @@ export interface Metric {
    * region metric (the gate's default minCoverage 0.9 applies).
    */
   needs?: MetricNeeds;
+  /** Costs extra forward passes per image: computed only when a policy rule names it or the analysis asks. */
+  extraPasses?: boolean;
   /** A number, or null when the metric cannot be computed for this image (never 0 in its place). */
   compute(ctx: MetricContext): number | null;
 }

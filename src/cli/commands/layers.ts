@@ -1,7 +1,7 @@
 import { inspectModel } from '../../onnx/inspect.ts';
 import { defaultLayer } from '../../onnx/layers.ts';
 import { log } from '../../log.ts';
-import { inputSizeFrom, modelFormFlags, s3Flags, storageFrom } from './options.ts';
+import { inputSizeFrom, modelFormFlags, s3Flags, storageFrom, tokenOptionsFrom } from './options.ts';
 import type { HeatgateCommand } from './types.ts';
 
 export const layersCommand: HeatgateCommand = {
@@ -11,10 +11,13 @@ export const layersCommand: HeatgateCommand = {
     s3Flags(y)
       .positional('model', { type: 'string', demandOption: true, describe: 'ONNX classifier (a local path, file:// or s3://)' })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' })
-      .options({ output: modelFormFlags.output, 'input-size': modelFormFlags['input-size'] }),
+      .options({ output: modelFormFlags.output, 'input-size': modelFormFlags['input-size'] })
+      .option('tokens-grid', { type: 'string', describe: 'transformer token layers: the patch grid HxW (default: from the patch embedding)' })
+      .option('skip-tokens', { type: 'number', describe: 'transformer token layers: leading tokens that are not patches' }),
   handler: async (args) => {
     const storage = storageFrom(args, ['model']);
-    const model = await inspectModel(args.model as string, { ...inputSizeFrom(args.inputSize), output: args.output as string | undefined }, { storage });
+    const size = { ...inputSizeFrom(args.inputSize), output: args.output as string | undefined, tokens: tokenOptionsFrom(args) };
+    const model = await inspectModel(args.model as string, size, { storage });
     for (const note of model.notes) log.info(note);
     const chosen = defaultLayer(model.candidates, model.loaded.file);
     if (args.json) {
@@ -25,9 +28,15 @@ export const layersCommand: HeatgateCommand = {
       c === chosen ? '*' : ' ',
       c.tensor,
       c.opType,
-      c.layout === 'NCHW' ? `${c.channels}x${c.height}x${c.width}` : `${c.height}x${c.width}x${c.channels}`,
+      c.tokens
+        ? `${c.tokens.count}x${c.channels} -> ${c.height}x${c.width}`
+        : c.layout === 'NCHW' ? `${c.channels}x${c.height}x${c.width}` : `${c.height}x${c.width}x${c.channels}`,
       c.layout,
-      c.followedBy ? `then ${c.followedBy.opType} -> ${c.followedBy.tensor}` : '',
+      [
+        c.tokens?.skip ? `skips ${c.tokens.skip} token${c.tokens.skip > 1 ? 's' : ''}` : '',
+        c.classTokenOnly ? 'class token only (no gradient on patches)' : '',
+        c.followedBy ? `then ${c.followedBy.opType} -> ${c.followedBy.tensor}` : '',
+      ].filter(Boolean).join('; '),
     ]);
     const header = [' ', 'tensor', 'op', 'shape', 'layout', 'note'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -39,7 +48,7 @@ export const layersCommand: HeatgateCommand = {
           `opset ${model.loaded.exportedOpset !== undefined && model.loaded.exportedOpset !== model.loaded.opset ? `${model.loaded.exportedOpset} (read as ${model.loaded.opset})` : model.loaded.opset}`,
         line(header),
         ...rows.map(line),
-        `* = default: the last 4-D activation with spatial extent > 1 before the head (${chosen.tensor})`,
+        `* = default: the last 4-D activation with spatial extent > 1, or token layer whose patches reach the logits, before the head (${chosen.tensor})`,
         '',
       ].join('\n'),
     );

@@ -31,6 +31,7 @@ export function storageFrom(args: Record<string, any>, flags: readonly string[])
   const forcePathStyle = args.s3ForcePathStyle as boolean | undefined;
   return new Storage({ s3: forcePathStyle === undefined ? {} : { forcePathStyle } });
 }
+import { parseTokensGrid, type TokenOptions } from '../../onnx/tokens.ts';
 
 /** Flags shared by `explain` and `run`: model, images, explanation and preprocessing. */
 export function explainFlags(y: Argv) {
@@ -39,6 +40,8 @@ export function explainFlags(y: Argv) {
     .option('images', { type: 'string', demandOption: true, describe: 'folder or s3:// prefix of images (searched recursively)' })
     .option('out', { type: 'string', demandOption: true, describe: 'output folder or s3:// prefix' })
     .option('layer', { type: 'string', array: true, describe: 'target tensor(s); default: the automatic choice (see `heatgate layers`); several are averaged' })
+    .option('tokens-grid', { type: 'string', describe: 'transformer token layers: the patch grid HxW (default: from the patch embedding)' })
+    .option('skip-tokens', { type: 'number', describe: 'transformer token layers: leading tokens that are not patches (class token: 1; default: tokens - H*W)' })
     .option('method', { type: 'string', default: 'gradcam', describe: 'CAM method' })
     .option('target', { type: 'string', default: 'predicted', describe: '"predicted", a class index, or "labels" (the class from --labels)' })
     .option('labels', { type: 'string', describe: 'CSV of image,label (class index or name)' })
@@ -88,6 +91,7 @@ export function explainOptionsFrom(args: Record<string, any>, moreLocations: rea
     images: args.images,
     out: args.out,
     layers: args.layer,
+    tokens: tokenOptionsFrom(args),
     method: args.method,
     target: parseTarget(args.target),
     labels: args.labels,
@@ -110,6 +114,17 @@ export function explainOptionsFrom(args: Record<string, any>, moreLocations: rea
     inputSize: inputSizeFrom(args.inputSize),
     channels: args.channels,
   };
+}
+
+/** `--tokens-grid HxW` and `--skip-tokens n`; undefined when neither is given. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function tokenOptionsFrom(args: Record<string, any>): TokenOptions | undefined {
+  if (args.tokensGrid === undefined && args.skipTokens === undefined) return undefined;
+  const skip = args.skipTokens;
+  if (skip !== undefined && (typeof skip !== 'number' || !Number.isInteger(skip) || skip < 0)) {
+    throw new ConfigError(`--skip-tokens must be a non-negative integer, got ${String(skip)}`);
+  }
+  return { grid: args.tokensGrid === undefined ? undefined : parseTokensGrid(String(args.tokensGrid)), skip };
 }
 
 function parseTarget(value: string): TargetSpec {

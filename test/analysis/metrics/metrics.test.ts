@@ -184,6 +184,14 @@ describe('declared metric ranges', () => {
     sparseness: [0, 1],
     entropy: [0, Infinity],
     correct: [0, 1],
+    // AUCs of a probability curve over [0, 1]; differences of two such AUCs or of two probabilities.
+    deletionAuc: [0, 1],
+    insertionAuc: [0, 1],
+    deletionVsRandom: [-1, 1],
+    insertionVsRandom: [-1, 1],
+    roadMorf: [-1, 1],
+    roadLerf: [-1, 1],
+    roadCombined: [-1, 1],
   };
 
   it('every metric declares its range once, in the registry', () => {

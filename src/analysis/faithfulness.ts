@@ -20,6 +20,7 @@
  */
 import { softmax } from '../numeric.ts';
 import { gaussianBlur, DEFAULT_BLUR_SIGMA, type TensorShape } from './occlusion.ts';
+import { mulberry32 } from '../numeric.ts';
 
 export type FaithfulnessFill = 'blur' | 'mean';
 
@@ -64,17 +65,6 @@ export const DEFAULT_STEPS = 16;
 export const DEFAULT_ROAD_SHARES: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 export const DEFAULT_ROAD_NOISE = 0.01;
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32): the same stream in scripts/reference/faithfulness.py. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Pixel indices by heatmap value, descending; ties in index order. */
 export function rankPixels(heatmap: ArrayLike<number>): Uint32Array {

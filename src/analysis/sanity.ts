@@ -26,7 +26,7 @@ import type { InspectedModel } from '../onnx/inspect.ts';
 import { decodeModel, encodeModel } from '../onnx/model.ts';
 import { makeTensor } from '../onnx/builder.ts';
 import { DataType, type onnx } from '../onnx/proto.ts';
-import { mulberry32 } from './faithfulness.ts';
+import { mulberry32 } from '../numeric.ts';
 import { createMetricContext } from './metrics/context.ts';
 
 export type Cascade = 'head' | 'all';

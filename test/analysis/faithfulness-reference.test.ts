@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { faithfulness, type FaithfulnessFill } from '../../src/analysis/faithfulness.ts';
+import { faithfulness, type FaithfulnessFill, type FaithfulnessResult } from '../../src/analysis/faithfulness.ts';
 import { createMetricContext } from '../../src/analysis/metrics/context.ts';
 import { Explainer } from '../../src/cam/explainer.ts';
 import { decodeNpy } from '../../src/imaging/index.ts';
@@ -13,17 +13,9 @@ import { decodeNpy } from '../../src/imaging/index.ts';
 const DIR = path.resolve('test/fixtures/vit/vit_cls');
 const TOLERANCE = 1e-4;
 
-interface Row {
+interface Row extends FaithfulnessResult {
   image: number;
   target: number;
-  deletionAuc: number;
-  insertionAuc: number;
-  deletionRandomAuc: number;
-  insertionRandomAuc: number;
-  deletionCurve: number[];
-  insertionCurve: number[];
-  roadMorf: number;
-  roadLerf: number;
 }
 interface Config { name: string; steps: number; fill: FaithfulnessFill; blurSigma: number; roadShares: number[]; results: Row[] }
 

@@ -22,6 +22,7 @@ import { GraphIndex } from '../../src/onnx/graph.ts';
 import { encodeModel } from '../../src/onnx/model.ts';
 import type { TensorInfo } from '../../src/onnx/probe.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
+import { mulberry32 } from '../../src/numeric.ts';
 
 export const ATOL = 3e-4;
 export const RTOL = 3e-3;
@@ -56,16 +57,8 @@ export interface GradReport {
 
 /** Deterministic uniform numbers in [lo, hi) (mulberry32). */
 export function random(seed: number, count: number, lo = -1, hi = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: count }, () => lo + (hi - lo) * next());
 }
 
 /** Random values at least `margin` away from `kink` (magnitudes in [margin, 1]). */

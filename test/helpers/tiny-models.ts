@@ -1,16 +1,11 @@
 import { makeTensor, makeValueInfo, toNodeProto, type NodeSpec } from '../../src/onnx/builder.ts';
+import { mulberry32 } from '../../src/numeric.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
 
-/** A seeded PRNG so test models are the same on every run. */
+/** A seeded PRNG so test models are the same on every run: uniform in [-0.5, 0.5). */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = mulberry32(seed);
+  return () => next() - 0.5;
 }
 
 export interface TinyCnn {

@@ -417,6 +417,12 @@ async function buildManifest(
       channelOrder: preprocess.channelOrder ?? 'rgb',
       ...(preprocess.ownSize && { ownSize: true }),
       output: run.explainer.model.output.output,
+      ...(options.tokens && (options.tokens.grid || options.tokens.skip !== undefined) && {
+        tokens: {
+          grid: options.tokens.grid ? [options.tokens.grid.height, options.tokens.grid.width] : null,
+          skip: options.tokens.skip ?? null,
+        },
+      }),
     },
     inputs: {
       labels: await fileFingerprint(options.labels, storage),

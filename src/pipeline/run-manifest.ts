@@ -49,6 +49,8 @@ export interface RunManifest {
     channelOrder?: 'rgb' | 'bgr';
     ownSize?: boolean;
     output?: string;
+    /** Transformer token layers read with --tokens-grid / --skip-tokens (absent when inferred from the graph). */
+    tokens?: { grid: [number, number] | null; skip: number | null };
     channels: number;
     layout: string;
   };

@@ -4,6 +4,9 @@
  * head, one mean-pooled without).
  */
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { Ajv } from 'ajv';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Explainer } from '../../src/cam/explainer.ts';
@@ -13,6 +16,7 @@ import { inspectModel } from '../../src/onnx/inspect.ts';
 import { chooseLayers, defaultLayer } from '../../src/onnx/layers.ts';
 import { parseTokensGrid, tokenGrid } from '../../src/onnx/tokens.ts';
 import { assertNonDegenerate, pearson } from '../helpers/stats.ts';
+import { cli, expectOneLine, png } from '../cli/helpers.ts';
 
 const ROOT = path.resolve('test/fixtures/vit');
 /** The LayerNorm before the last block's attention: pytorch-grad-cam's ViT target (blocks[-1].norm1). */
@@ -110,5 +114,25 @@ describe('transformer token layers', () => {
     } finally {
       await explainer.release();
     }
+  });
+});
+
+describe('token options in the run manifest', () => {
+  it('--resume with other --tokens-grid / --skip-tokens than the run was made with is exit 2 naming them', async () => {
+    const { file } = fixture('vit_cls');
+    const dir = await mkdtemp(path.join(tmpdir(), 'heatgate-vit-resume-'));
+    const images = path.join(dir, 'images');
+    for (let i = 0; i < 2; i++) await png(path.join(images, `img${i}.png`), i, { width: 32, height: 32 });
+    const out = path.join(dir, 'out');
+    const args = ['explain', '--model', file, '--images', images, '--out', out, '--quiet', '--no-overlays'];
+    expect((await cli([...args, '--tokens-grid', '4x4', '--skip-tokens', '1'])).code).toBe(0);
+    const manifest = JSON.parse(await readFile(path.join(out, 'run-manifest.json'), 'utf8'));
+    expect(manifest.preprocessing.tokens).toEqual({ grid: [4, 4], skip: 1 });
+    const validate = new Ajv({ allErrors: true }).compile(JSON.parse(await readFile('schemas/run-manifest.schema.json', 'utf8')));
+    expect(validate(manifest), JSON.stringify(validate.errors)).toBe(true);
+    const other = await cli([...args, '--resume', '--tokens-grid', '2x8', '--skip-tokens', '1']);
+    expect(other.code).toBe(2);
+    expect(expectOneLine(other)).toMatch(/preprocessing\.tokens\.grid: \[4,4\] -> \[2,8\]/);
+    expect((await cli([...args, '--resume', '--tokens-grid', '4x4', '--skip-tokens', '1'])).code).toBe(0);
   });
 });

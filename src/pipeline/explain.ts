@@ -492,9 +492,12 @@ async function writeImageOutputs(item: BatchItem<ResultRecord>, options: Explain
   await Promise.all(writes);
 }
 
-function resolveNormalization(options: ExplainRunOptions, metadata: Record<string, string>): Normalization {
+/** The options that choose pixel preprocessing; `explain`/`run` and the sanity check read them the same way. */
+export type PreprocessingOptions = Pick<ExplainRunOptions, 'model' | 'normalize' | 'mean' | 'std' | 'channels'>;
+
+export function resolveNormalization(options: PreprocessingOptions, metadata: Record<string, string>): Normalization {
   if ((options.mean && !options.std) || (!options.mean && options.std)) throw new ConfigError('--mean and --std go together');
-  const preset = options.normalize ?? (metadata.normalize as ExplainRunOptions['normalize']) ?? 'imagenet';
+  const preset = options.normalize ?? (metadata.normalize as PreprocessingOptions['normalize']) ?? 'imagenet';
   const presets = Object.keys(NORMALIZATION_PRESETS);
   if (!presets.includes(preset)) {
     throw new ConfigError(`unknown normalisation "${preset}" (from ${options.normalize ? '--normalize' : 'the model metadata heatgate.normalize'}); expected ${presets.join(', ')}`);
@@ -519,7 +522,7 @@ function resolveNormalization(options: ExplainRunOptions, metadata: Record<strin
 }
 
 /** --channels, else the model's heatgate.channels metadata, else the preset's (caffe: bgr), else rgb. */
-function channelOrderFor(options: ExplainRunOptions, metadata: Record<string, string>): ChannelOrder {
+export function channelOrderFor(options: PreprocessingOptions, metadata: Record<string, string>): ChannelOrder {
   if (options.channels) return options.channels;
   if (metadata.channels !== undefined) {
     const order = metadata.channels.toLowerCase();
@@ -529,6 +532,5 @@ function channelOrderFor(options: ExplainRunOptions, metadata: Record<string, st
   const preset = options.normalize ?? (metadata.normalize as NormalizationPreset | undefined);
   return (preset && PRESET_CHANNEL_ORDER[preset]) ?? 'rgb';
 }
-
 
 const round = (v: number) => Math.round(v * 1e6) / 1e6;

@@ -96,7 +96,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   if (policy.sanity) {
     sanity = await runSanity({
       model: options.model, imagesRoot: options.images, images: inputs.images, rule: { ...SANITY_DEFAULTS, ...policy.sanity },
-      layers: options.layers, method: options.method, tokens: options.tokens, normalize: options.normalize, mean: options.mean, std: options.std, resize: options.resize,
+      layers: options.layers, method: options.method, tokens: options.tokens, normalize: options.normalize, mean: options.mean, std: options.std, channels: options.channels, resize: options.resize,
       storage,
     });
     await storage.write(parseLocation(joinUri(options.out, 'sanity.json', '--out'), '--out'), `${JSON.stringify(sanity, null, 2)}\n`);

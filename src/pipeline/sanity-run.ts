@@ -2,30 +2,21 @@ import { sanityCheck, type SanityStep } from '../analysis/sanity.ts';
 import { ConfigError } from '../errors.ts';
 import type { SanityRule } from '../gate/policy.ts';
 import type { GateCheck } from '../gate/verdict.ts';
-import { NORMALIZATION_PRESETS, normalizationPreset, prepareImage, type ResizeMode } from '../imaging/index.ts';
+import { prepareImage } from '../imaging/index.ts';
 import { inspectModel } from '../onnx/inspect.ts';
-import type { TokenOptions } from '../onnx/tokens.ts';
 import { joinUri, parseLocation } from '../storage/location.ts';
-import { defaultStorage, type Storage } from '../storage/storage.ts';
+import { defaultStorage } from '../storage/storage.ts';
+import { channelOrderFor, resolveNormalization, type ExplainRunOptions, type PreprocessingOptions } from './explain.ts';
 
 /** Defaults of the policy's `sanity` section (policy.schema.json). */
 export const SANITY_DEFAULTS: Required<SanityRule> = { measure: 'spearman', max: 0.5, sample: 8, seed: 42, cascade: 'all' };
 
-export interface SanityRunOptions {
-  model: string;
+/** The explanation and preprocessing settings of the run it checks, plus the sample and the rule. */
+export interface SanityRunOptions extends PreprocessingOptions, Pick<ExplainRunOptions, 'layers' | 'method' | 'tokens' | 'resize' | 'storage'> {
   /** Images root and the images under it (sorted); the first `rule.sample` are used. */
   imagesRoot: string;
   images: readonly string[];
   rule: Required<SanityRule>;
-  layers?: string[];
-  method?: string;
-  tokens?: TokenOptions;
-  normalize?: string;
-  mean?: [number, number, number];
-  std?: [number, number, number];
-  resize?: ResizeMode;
-  /** Where the model and images are read from (local, file:// or s3://); default: defaultStorage(). */
-  storage?: Storage;
 }
 
 /** sanity.json: the rule, the outcome and every step (report.html draws it when modelSha256 matches the run's). */
@@ -54,19 +45,15 @@ export async function runSanity(options: SanityRunOptions): Promise<SanityOutcom
   const model = await inspectModel(options.model, { tokens: options.tokens }, { storage });
   const files = options.images.slice(0, rule.sample);
   if (files.length === 0) throw new ConfigError(`--images ${options.imagesRoot}: no images for the sanity check`);
-  const preset = options.normalize ?? model.metadata.normalize ?? 'imagenet';
-  if (!Object.hasOwn(NORMALIZATION_PRESETS, preset)) {
-    throw new ConfigError(`unknown normalisation "${preset}"; expected ${Object.keys(NORMALIZATION_PRESETS).join(', ')}`);
-  }
-  const base = normalizationPreset(preset as 'imagenet');
-  const normalization = options.mean && options.std ? { ...base, mean: options.mean, std: options.std } : base;
+  // The same preprocessing as the run it checks: presets, mean/std (flags or metadata) and channel order.
   const preprocess = {
     width: model.width,
     height: model.height,
     channels: model.input.channels as 1 | 3,
     layout: model.input.layout,
     resize: options.resize ?? 'resize',
-    normalization,
+    normalization: resolveNormalization(options, model.metadata),
+    channelOrder: channelOrderFor(options, model.metadata),
   };
   const read = (f: string) => storage.read(parseLocation(joinUri(options.imagesRoot, f, '--images'), '--images'));
   const tensors = await Promise.all(files.map(async (f) => (await prepareImage(await read(f), preprocess, f)).tensor));

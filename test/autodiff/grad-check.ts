@@ -172,6 +172,22 @@ export async function gradCheck(c: GradCase): Promise<GradReport> {
   }
 }
 
+/**
+ * Central-difference inputs for one sample `x` of `per` elements: row 2j is x with element j moved by +h, row 2j+1
+ * by -h. Score row 2j minus row 2j+1, over 2h, is the derivative along element j.
+ */
+export function centralDifferenceRows(x: Float32Array, h: number): Float32Array {
+  const per = x.length;
+  const batch = new Float32Array(2 * per * per);
+  for (let j = 0; j < per; j++) {
+    for (const [row, sign] of [[2 * j, 1], [2 * j + 1, -1]] as const) {
+      batch.set(x, row * per);
+      batch[row * per + j] += sign * h;
+    }
+  }
+  return batch;
+}
+
 /** All 2 * m * 2 perturbed samples in one run: row (n, j, sign) is x[n] with element j moved by sign * h. */
 async function fdBatched(probe: ort.InferenceSession, dims: number[], x: Float32Array, dy: Float32Array, yDims: number[], h: number): Promise<Float64Array> {
   const m = size(dims) / dims[0], ym = size(yDims) / yDims[0], n = dims[0];

@@ -17,6 +17,7 @@ import { defaultLayer } from '../../src/onnx/layers.ts';
 import { encodeModel } from '../../src/onnx/model.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
 import { rng } from '../helpers/tiny-models.ts';
+import { centralDifferenceRows } from '../autodiff/grad-check.ts';
 
 const C = 4, K = 3, S = 5, N = 2;
 const r = rng(33);
@@ -150,13 +151,7 @@ describe.each(patterns)('%s', (_, p) => {
       const act = out[p.layer].data as Float32Array;
       const grad = out[augmented.layers[0].gradient!].data as Float32Array;
       for (let n = 0; n < N; n++) {
-        const batch = new Float32Array(2 * size * size);
-        for (let j = 0; j < size; j++) {
-          for (const [row, sign] of [[2 * j, 1], [2 * j + 1, -1]] as const) {
-            batch.set(act.subarray(n * size, (n + 1) * size), row * size);
-            batch[row * size + j] += sign * h;
-          }
-        }
+        const batch = centralDifferenceRows(act.subarray(n * size, (n + 1) * size), h);
         const scores = (await run(headOnly, { [p.layer]: new ort.Tensor('float32', batch, [2 * size, ...p.layerDims]) }))[p.output].data as Float32Array;
         for (let j = 0; j < size; j++) {
           const fd = (scores[2 * j * K + k] - scores[(2 * j + 1) * K + k]) / (2 * h);

@@ -18,6 +18,7 @@ import { inspectModel } from '../../src/onnx/inspect.ts';
 import { encodeModel } from '../../src/onnx/model.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
 import { rng } from '../helpers/tiny-models.ts';
+import { centralDifferenceRows } from '../autodiff/grad-check.ts';
 
 const C = 4, S = 5, N = 3;
 const r = rng(21);
@@ -162,13 +163,7 @@ describe.each(forms)('%s', (_, form) => {
       const act = out.act.data as Float32Array;
       const grad = out[augmented.layers[0].gradient!].data as Float32Array;
       for (let n = 0; n < N; n++) {
-        const batch = new Float32Array(2 * per * per);
-        for (let j = 0; j < per; j++) {
-          for (const [row, sign] of [[2 * j, 1], [2 * j + 1, -1]] as const) {
-            batch.set(act.subarray(n * per, (n + 1) * per), row * per);
-            batch[row * per + j] += sign * h;
-          }
-        }
+        const batch = centralDifferenceRows(act.subarray(n * per, (n + 1) * per), h);
         const rows = samples(await run(headOnly, { act: new ort.Tensor('float32', batch, [2 * per, C, S, S]) }), names.filter((x) => x !== 'act'), 2 * per);
         for (let j = 0; j < per; j++) {
           const fd = (form.score(rows[2 * j], k) - form.score(rows[2 * j + 1], k)) / (2 * h);

@@ -17,6 +17,7 @@ import { encodeModel } from '../../src/onnx/model.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
 import { pearson } from '../helpers/stats.ts';
 import { rng } from '../helpers/tiny-models.ts';
+import { centralDifferenceRows } from '../autodiff/grad-check.ts';
 
 const C = 4, K = 5, S = 6;
 const r = rng(7);
@@ -115,13 +116,7 @@ describe('an IR 3 / opset 7 model with attribute-form ops', () => {
     for (let n = 0; n < N; n++) {
       const row = probs.slice(n * K, (n + 1) * K);
       const target = row.indexOf(Math.max(...row));
-      const batch = new Float32Array(2 * per * per);
-      for (let j = 0; j < per; j++) {
-        for (const [k, sign] of [[2 * j, 1], [2 * j + 1, -1]] as const) {
-          batch.set(activation.subarray(n * per, (n + 1) * per), k * per);
-          batch[k * per + j] += sign * h;
-        }
-      }
+      const batch = centralDifferenceRows(activation.subarray(n * per, (n + 1) * per), h);
       const scores = (await run(headOnly, { act: new ort.Tensor('float32', batch, [2 * per, C, S, S]) })).prob.data as Float32Array;
       const fd = Float64Array.from({ length: per }, (_, j) => (scores[2 * j * K + target] - scores[(2 * j + 1) * K + target]) / (2 * h));
       const mine = gradient.subarray(n * per, (n + 1) * per);

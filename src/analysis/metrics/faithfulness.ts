@@ -54,7 +54,7 @@ export const insertionVsRandom: Metric = {
 export const roadMorf: Metric = {
   name: 'roadMorf',
   description: 'ROAD, most relevant first: mean change of the target probability when the top share r of h is imputed',
-  formula: 'mean_r [p_t(impute(x, h ≥ pct(h, 1−r))) − p_t(x)], r = 0.1..0.9, noisy linear imputation',
+  formula: 'mean_r [p_t(impute(x, the first floor(rN) pixels of h, descending)) − p_t(x)], r = 0.1..0.9, noisy linear imputation',
   source: ROAD,
   range: [-1, 1],
   higherIsBetter: false,
@@ -65,7 +65,7 @@ export const roadMorf: Metric = {
 export const roadLerf: Metric = {
   name: 'roadLerf',
   description: 'ROAD, least relevant first: mean change of the target probability when the bottom share r of h is imputed',
-  formula: 'mean_r [p_t(impute(x, 1−h ≥ pct(1−h, 1−r))) − p_t(x)], r = 0.1..0.9',
+  formula: 'mean_r [p_t(impute(x, the first floor(rN) pixels of h, ascending)) − p_t(x)], r = 0.1..0.9',
   source: ROAD,
   range: [-1, 1],
   higherIsBetter: true,

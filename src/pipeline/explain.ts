@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { CocoIndex } from '../analysis/coco.ts';
 import type { Analyser, BatchItem } from '../analysis/types.ts';
 import { Explainer, type Explanation } from '../cam/explainer.ts';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
@@ -59,7 +60,8 @@ export interface ExplainRunOptions {
   /** `image,label` CSV; with target kind 'labels' the label is the explained class. */
   labels?: string;
   /** Labels from COCO annotations when no --labels CSV is given (see labelsFromCoco). */
-  cocoLabels?: { file: string; emptyClass?: string };
+  /** `index`: the file already being parsed (runGate shares one parse between the model and its baseline). */
+  cocoLabels?: { file: string; emptyClass?: string; index?: Promise<CocoIndex> };
   classes?: string;
   batch?: number;
   saveRaw?: boolean;
@@ -152,7 +154,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     const labels = options.labels
       ? resolveLabels(inputs.labels ?? (await readLabelRows(options.labels, '--labels', storage)), classNames, model.classes)
       : options.cocoLabels && (classNames || options.cocoLabels.emptyClass !== undefined)
-        ? await labelsFromCoco(options.cocoLabels.file, classNames, options.cocoLabels.emptyClass, storage)
+        ? await labelsFromCoco(options.cocoLabels.index ?? options.cocoLabels.file, classNames, options.cocoLabels.emptyClass, storage)
         : undefined;
     const target = options.target ?? { kind: 'predicted' };
     if (target.kind === 'labels' && !labels) throw new ConfigError('--target labels needs --labels <csv>');
@@ -356,7 +358,9 @@ async function bySize<T extends { prepared: PreparedImage }>(explainer: Explaine
   const groups = new Map<string, T[]>();
   for (const item of items) {
     const key = `${item.prepared.geometry.dstHeight}x${item.prepared.geometry.dstWidth}`;
-    groups.set(key, [...(groups.get(key) ?? []), item]);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
   }
   const out: [Explainer, T[]][] = [];
   for (const group of groups.values()) {

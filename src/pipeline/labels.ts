@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { loadCoco, normalizeRelPath } from '../analysis/coco.ts';
+import { loadCoco, normalizeRelPath, type CocoIndex } from '../analysis/coco.ts';
 import { ConfigError, InputError } from '../errors.ts';
 import { NotFoundError, restateStorageError } from '../storage/errors.ts';
 import { parseLocation } from '../storage/location.ts';
@@ -136,7 +136,7 @@ async function readText(file: string, flag: string, storage: Storage): Promise<s
  * model metadata).
  */
 export async function labelsFromCoco(
-  file: string,
+  source: string | Promise<CocoIndex>,
   classNames: string[] | undefined,
   emptyClass?: string,
   storage: Storage = defaultStorage(),
@@ -145,7 +145,8 @@ export async function labelsFromCoco(
   if (emptyClass !== undefined && !classNames.includes(emptyClass)) {
     throw new ConfigError(`--coco-empty-class "${emptyClass}" is not a class name (${classNames.join(', ')})`);
   }
-  const index = await loadCoco(file, {}, undefined, {}, storage);
+  // A run parses the file once for the model and its baseline (a promise it shares); a bare file name is parsed here.
+  const index = await (typeof source === 'string' ? loadCoco(source, {}, undefined, {}, storage) : source);
   const labels = new Map<string, number>();
   for (const image of index.images()) {
     const classes = [...image.categories].filter((n) => classNames.includes(n));

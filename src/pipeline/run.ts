@@ -1,4 +1,5 @@
 import { createAnalyser } from '../analysis/analyser.ts';
+import { loadCoco } from '../analysis/coco.ts';
 import { METRIC_NAMES, needsExtraPasses } from '../analysis/metrics/registry.ts';
 import type { RegionConfig } from '../analysis/regions.ts';
 import { ConfigError } from '../errors.ts';
@@ -56,7 +57,10 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
   const regionNotices = analyser.inputNotices(inputs.images);
-  const cocoLabels = options.coco && !options.labels ? { file: options.coco, emptyClass: options.cocoEmptyClass } : undefined;
+  // Labels from COCO: parsed once for the model and its baseline (a failure surfaces where the labels are awaited).
+  const cocoIndex = options.coco && !options.labels ? loadCoco(options.coco, {}, undefined, {}, storage) : undefined;
+  cocoIndex?.catch(() => {});
+  const cocoLabels = cocoIndex && { file: options.coco!, emptyClass: options.cocoEmptyClass, index: cocoIndex };
   const context = {
     command: 'run',
     policy: { file: policyFile ?? 'default', sha256: policy.source.sha256 },

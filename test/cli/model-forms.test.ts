@@ -7,27 +7,15 @@ import { mkdtemp, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { makeTensor, makeValueInfo, toNodeProto, type NodeSpec } from '../../src/onnx/builder.ts';
 import { saveModel } from '../../src/onnx/model.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
+import { cli } from './helpers.ts';
 
 let dir: string;
 let images: string;
 
-async function cli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  try {
-    return { code: await main(args), stderr, stdout };
-  } finally {
-    e.mockRestore();
-    o.mockRestore();
-  }
-}
 
 /**
  * input [N, c, H, W] → Conv 1x1 (identity for 3 channels; [+1, -1] for 1 channel) → Relu → act → GlobalAveragePool

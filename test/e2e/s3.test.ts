@@ -10,8 +10,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES, InputError } from '../../src/errors.ts';
 import { tensorData } from '../../src/onnx/graph.ts';
 import { encodeModel, loadModel } from '../../src/onnx/model.ts';
@@ -23,6 +22,7 @@ import { createS3Client } from '../../src/storage/s3-config.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 import { tinyCnn } from '../helpers/tiny-models.ts';
+import { cli, type CliResult } from '../cli/helpers.ts';
 
 const EXAMPLE = path.resolve('examples/underpass');
 const POLICY = path.resolve('src/gate/default-policy.yaml');
@@ -38,18 +38,13 @@ let localOut: string;
 let local: { code: number; stdout: string; stderr: string };
 let remote: { code: number; stdout: string; stderr: string };
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
+/** The CLI (test/cli/helpers.ts) with `env` set for the call. */
+async function run(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((stdout += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((stderr += String(c)), true));
   try {
-    return { code: await main(args), stdout, stderr };
+    return await cli(args);
   } finally {
-    o.mockRestore();
-    e.mockRestore();
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;

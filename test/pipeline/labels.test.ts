@@ -2,11 +2,11 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.ts';
 import { readLabelRows, resolveLabels } from '../../src/pipeline/labels.ts';
 import { runGate } from '../../src/pipeline/run.ts';
+import { cli } from '../cli/helpers.ts';
 
 const EXAMPLE = 'examples/underpass';
 
@@ -16,17 +16,6 @@ async function csv(text: string): Promise<string> {
   return file;
 }
 
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((stderr += String(c)), true));
-  try {
-    return { code: await main(args), stderr };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe('readLabelRows', () => {
   it('reads rows with their line numbers; a header is recognised by its image column', async () => {

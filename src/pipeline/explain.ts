@@ -40,6 +40,7 @@ import {
   type RunManifest,
 } from './run-manifest.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
+import { RunTimings } from './timings.ts';
 import type { TokenOptions } from '../onnx/tokens.ts';
 
 /** Which class each image is explained for. */
@@ -206,17 +207,23 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
       maxAhead: effectiveBatch,
     });
+    const timings = new RunTimings();
     try {
-      for await (const ready of inBatches(fetched, effectiveBatch)) {
-        const { items, failed } = await explainBatch(ready, step);
-        if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
-        await Promise.all(items.map((item) => writeImageOutputs(item, options, sink)));
-        const records = [...items.map((i) => i.record), ...failed];
-        await sink.append(records);
+      for await (const ready of timings.measureWait(inBatches(fetched, effectiveBatch))) {
+        const { items, failed } = await timings.session(() => explainBatch(ready, step));
+        const records = await timings.afterSession(async () => {
+          if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
+          await Promise.all(items.map((item) => writeImageOutputs(item, options, sink)));
+          const records = [...items.map((i) => i.record), ...failed];
+          await sink.append(records);
+          return records;
+        });
+        timings.resultsWritten(records.length);
         for (const record of records) noteRecord(record, errors, dataHashes);
         progress.advance(ready.length);
       }
       await sink.finish();
+      timings.writeIfRequested();
     } finally {
       progress.stop();
       await sink.close();

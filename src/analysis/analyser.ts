@@ -1,4 +1,5 @@
 import type { Explainer } from '../cam/explainer.ts';
+import type { Geometry } from '../imaging/geometry.ts';
 import type { InputNotice } from '../notices.ts';
 import type { Analyser, BatchItem } from './types.ts';
 import { createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
@@ -43,6 +44,15 @@ export interface RegionAnalyser extends Analyser {
   analyse(items: BatchItem[], explainer: AnalysisExplainer): Promise<void>;
   /** Notices about the region inputs for the run's images (RegionSource.check); [] without regions. */
   inputNotices(images: readonly string[]): InputNotice[];
+  outlines(image: string, geometry: Geometry): Promise<BatchItem['outlines']>;
+}
+
+/** Region outlines for an overlay: roi green, invalid red. */
+function outlinesOf({ roi, invalid }: Pick<ImageRegions, 'roi' | 'invalid'>): NonNullable<BatchItem['outlines']> {
+  const outlines: NonNullable<BatchItem['outlines']> = [];
+  if (roi) outlines.push({ mask: roi, color: [...OUTLINE_COLORS.roi] });
+  if (invalid) outlines.push({ mask: invalid, color: [...OUTLINE_COLORS.invalid] });
+  return outlines;
 }
 
 export async function createAnalyser(options: AnalyserOptions = {}): Promise<RegionAnalyser> {
@@ -55,6 +65,11 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
 
   return {
     inputNotices: (images) => regions?.check(images) ?? [],
+    async outlines(image, geometry) {
+      if (!regions) return undefined;
+      const outlines = outlinesOf(await regions.forImage(image, geometry));
+      return outlines.length > 0 ? outlines : undefined;
+    },
     async analyse(items: BatchItem[], explainer: AnalysisExplainer): Promise<void> {
       const found: ImageRegions[] = await Promise.all(
         items.map((item) =>
@@ -125,9 +140,7 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
         const f = faithful[i];
         if (f) item.record.curves = { deletion: f.deletionCurve.map(round6), insertion: f.insertionCurve.map(round6) };
         if (sources.length > 0) item.record.regions = sources;
-        const outlines: NonNullable<BatchItem['outlines']> = [];
-        if (roi) outlines.push({ mask: roi, color: [...OUTLINE_COLORS.roi] });
-        if (invalid) outlines.push({ mask: invalid, color: [...OUTLINE_COLORS.invalid] });
+        const outlines = outlinesOf(found[i]);
         if (outlines.length > 0) item.outlines = [...(item.outlines ?? []), ...outlines];
       });
     },

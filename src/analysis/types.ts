@@ -30,4 +30,6 @@ export interface BatchItem<R extends AnalysedRecord = AnalysedRecord> {
 /** The analysis stage of `heatgate run`: adds metrics to the records of a batch (may run extra forward passes). */
 export interface Analyser {
   analyse(items: BatchItem[], explainer: Explainer): Promise<void>;
+  /** The region outlines of one image for an overlay drawn after the run (the report gallery); none without regions. */
+  outlines?(image: string, geometry: PreparedImage['geometry']): Promise<BatchItem['outlines']>;
 }

@@ -4,10 +4,8 @@ import type { Analyser, BatchItem } from '../analysis/types.ts';
 import { Explainer, type Explanation } from '../cam/explainer.ts';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
 import {
-  encodeNpy,
   normalizationPreset,
   prepareImage,
-  renderOverlay,
   type Normalization,
   type PreparedImage,
   type PreprocessOptions,
@@ -39,6 +37,8 @@ import {
   type RunContext,
   type RunManifest,
 } from './run-manifest.ts';
+import type { Policy } from '../gate/policy.ts';
+import { DEFAULT_GALLERY_SIZE, GalleryCandidates, GalleryRenderer, ImageOutputWriter, overlayMode, sampleImages, type OverlayMode } from './image-outputs.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
 import { RunTimings } from './timings.ts';
 import type { TokenOptions } from '../onnx/tokens.ts';
@@ -66,7 +66,12 @@ export interface ExplainRunOptions {
   classes?: string;
   batch?: number;
   saveRaw?: boolean;
-  overlays?: boolean;
+  /** `--overlays`: worst (default), all or none (image-outputs.ts); true and false are all and none. */
+  overlays?: OverlayMode | boolean;
+  /** Images in the gallery (`worst`): explain's sample, run's worst images. Default 12. */
+  gallerySize?: number;
+  /** `run --overlays worst`: the policy whose rules pick the gallery, so the candidates' raw maps are kept. */
+  galleryPolicy?: Pick<Policy, 'rules' | 'baseline'>;
   resize?: ResizeMode;
   normalize?: NormalizationPreset;
   mean?: [number, number, number];
@@ -109,17 +114,23 @@ export interface ExplainSummary {
   explainer: { method: string; layers: string[]; provider: string; providerReason: string; input: string };
   /** What was left out of the inputs, and why (skipped files, unmatched or repeated label rows). */
   notices: InputNotice[];
+  /** `run --overlays worst`: renders the overlays of the images the gate picks, from the kept raw maps. */
+  gallery?: GalleryRenderer;
 }
 
 /**
  * The streaming core of `explain` and `run`: list → decode (next batch while this one runs) → one ORT run per batch
- * → CAM → analysis → heatmaps, overlays, then the results line. Memory stays flat in the number of images.
+ * → CAM → analysis → heatmaps, overlays, then the results line, the last three beside the next batch's ORT run.
+ * Memory stays flat in the number of images.
  * `--out` holds run-manifest.json: `--resume` continues only the run it describes.
  */
 export async function explainImages(options: ExplainRunOptions): Promise<ExplainSummary> {
   const started = performance.now();
   const batchSize = options.batch ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`--batch must be a positive integer, got ${batchSize}`);
+  const mode = overlayMode(options.overlays);
+  const gallerySize = options.gallerySize ?? DEFAULT_GALLERY_SIZE;
+  if (!Number.isInteger(gallerySize) || gallerySize < 0) throw new ConfigError(`--gallery-size must be a non-negative integer, got ${gallerySize}`);
   const storage = options.storage ?? defaultStorage();
   const out = parseLocation(options.out, '--out');
   const inputs =
@@ -208,26 +219,58 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       maxAhead: effectiveBatch,
     });
     const timings = new RunTimings();
+    // `worst`: explain renders a fixed sample while streaming; run keeps the candidates' raw maps for its gallery.
+    const candidates = mode === 'worst' && options.galleryPolicy ? new GalleryCandidates(options.galleryPolicy, gallerySize) : undefined;
+    const writer = new ImageOutputWriter(sink, {
+      overlays: mode,
+      saveRaw: options.saveRaw ?? false,
+      ...(mode === 'worst' && !candidates && { sample: sampleImages(all, gallerySize) }),
+      ...(candidates && { candidates }),
+    });
+    // Batches overlap: while ONNX Runtime (native threads) runs batch n+1, batch n is analysed, its files written
+    // and its results lines appended. At most MAX_BATCHES_AFTER_SESSION batches wait behind the session; lines are
+    // appended in order, each after its own files, so resume semantics are those of the sequential loop.
+    const after: Promise<void>[] = [];
+    let appended: Promise<void> = Promise.resolve();
+    const finishBatch = async (explained: { items: BatchItem<ResultRecord>[]; failed: ResultRecord[] }, count: number) => {
+      const { items, failed } = explained;
+      const t = performance.now();
+      if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
+      await writer.write(items);
+      const records = [...items.map((i) => i.record), ...failed];
+      const previous = appended;
+      const done = previous.then(() => sink.append(records));
+      appended = done.catch(() => {}); // the failure surfaces through this batch's promise
+      await done;
+      timings.afterSession(performance.now() - t);
+      timings.resultsWritten(records.length);
+      for (const record of records) noteRecord(record, errors, dataHashes);
+      progress.advance(count);
+    };
     try {
-      for await (const ready of timings.measureWait(inBatches(fetched, effectiveBatch))) {
-        const { items, failed } = await timings.session(() => explainBatch(ready, step));
-        const records = await timings.afterSession(async () => {
-          if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
-          await Promise.all(items.map((item) => writeImageOutputs(item, options, sink)));
-          const records = [...items.map((i) => i.record), ...failed];
-          await sink.append(records);
-          return records;
-        });
-        timings.resultsWritten(records.length);
-        for (const record of records) noteRecord(record, errors, dataHashes);
-        progress.advance(ready.length);
+      try {
+        for await (const ready of timings.measureWait(inBatches(fetched, effectiveBatch))) {
+          const explained = await timings.session(() => explainBatch(ready, step));
+          const batchDone = finishBatch(explained, ready.length);
+          batchDone.catch(() => {}); // awaited below, in order
+          after.push(batchDone);
+          while (after.length > MAX_BATCHES_AFTER_SESSION) await timings.measureOutputWait(after.shift()!);
+        }
+        while (after.length > 0) await timings.measureOutputWait(after.shift()!);
+      } finally {
+        // A failure anywhere: let the batches already started settle before the sink closes.
+        await Promise.allSettled(after);
       }
       await sink.finish();
+      timings.imageOutputs(writer.stats);
       timings.writeIfRequested();
     } finally {
       progress.stop();
       await sink.close();
     }
+    const gallery =
+      candidates &&
+      new GalleryRenderer({ storage, out, candidates, read: (image) => readImage(storage, image, imagesRoot, options.images, preprocess), analyser: options.analyser });
     return {
       images: all.length,
       processed: all.length - errors.length,
@@ -246,6 +289,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
         input: `${shape.layout} ${shape.channels}x${shape.height}x${shape.width}`,
       },
       notices: inputs.notices,
+      ...(gallery && { gallery }),
     };
   } finally {
     await explainer.release();
@@ -257,6 +301,9 @@ function noteRecord(record: ResultRecord, errors: { image: string; error: string
   if (typeof record.error === 'string') errors.push({ image: record.image, error: record.error });
   if (typeof record.imageSha256 === 'string') dataHashes.set(record.image, record.imageSha256);
 }
+
+/** Batches analysed and written while the next one runs in the session; more makes the loop wait (flat memory). */
+const MAX_BATCHES_AFTER_SESSION = 2;
 
 /** At most this many images are fetched and decoded at once. */
 const IMAGE_FETCH_CONCURRENCY = 16;
@@ -474,33 +521,6 @@ async function claimOutDir(storage: Storage, outLoc: Location, out: string, mani
     );
   }
   await writeManifest(outLoc, manifest, storage);
-}
-
-async function writeImageOutputs(item: BatchItem<ResultRecord>, options: ExplainRunOptions, sink: ResultsSink): Promise<void> {
-  const { explanation: e, prepared, image } = item;
-  const writes: Promise<void>[] = [];
-  if (options.saveRaw) {
-    const rel = `heatmaps/${image}.npy`;
-    item.record.heatmap = rel;
-    writes.push(sink.writeFile(rel, encodeNpy(e.cam, [e.camHeight, e.camWidth]), { durable: false }));
-  }
-  if (options.overlays ?? true) {
-    const rel = `overlays/${image}.png`;
-    item.record.overlay = rel;
-    writes.push(
-      renderOverlay({
-        rgb: prepared.rgb,
-        width: prepared.width,
-        height: prepared.height,
-        heatmap: e.cam,
-        heatmapHeight: e.camHeight,
-        heatmapWidth: e.camWidth,
-        geometry: prepared.geometry,
-        outlines: item.outlines,
-      }).then((png) => sink.writeFile(rel, png, { durable: false })),
-    );
-  }
-  await Promise.all(writes);
 }
 
 /** The options that choose pixel preprocessing; `explain`/`run` and the sanity check read them the same way. */

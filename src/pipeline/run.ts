@@ -6,7 +6,9 @@ import { ConfigError } from '../errors.ts';
 import { resolvePolicy } from '../gate/gate.ts';
 import { checkPolicyClasses, type Policy } from '../gate/policy.ts';
 import type { InputNotice } from '../notices.ts';
+import type { EvaluatedResults } from '../gate/gate.ts';
 import { gateResults, type GateResult } from '../report/gate-results.ts';
+import { DEFAULT_GALLERY_SIZE, type GalleryRenderer } from './image-outputs.ts';
 import { joinUri, parseLocation } from '../storage/location.ts';
 import { defaultStorage } from '../storage/storage.ts';
 import { explainImages, type ExplainRunOptions, type ExplainSummary } from './explain.ts';
@@ -51,7 +53,8 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   const analyser = await createAnalyser({
     regions,
     regionOptions: { baseDir: process.cwd(), configFile: policyFile, storage },
-    occlusion: { fill: policy.analysis?.occlusionFill ?? 'mean' },
+    // The occlusion counterfactual is one more forward per batch: only when a rule reads one of its metrics.
+    occlusion: wantsOcclusion(policy) && { fill: policy.analysis?.occlusionFill ?? 'mean' },
     // Faithfulness costs extra forward passes: only when the policy configures it or a rule names one of its metrics.
     ...(wantsFaithfulness(policy) && { faithfulness: policy.analysis?.faithfulness ?? {} }),
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
@@ -78,6 +81,8 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     analyser,
     onModel,
     context: { ...context, baselineModel: options.baselineModel },
+    // `worst`: the raw maps of the images the policy's rules can pick are kept for the gallery, rendered after the gate.
+    galleryPolicy: policy,
   });
   let baseline: ExplainSummary | undefined;
   if (options.baselineModel) {
@@ -108,6 +113,9 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   // The baseline model reads the same inputs, so its notices would repeat the model's.
   const notices = [...explained.notices, ...regionNotices];
   const gate = await gateResults({
+    worstCount: options.gallerySize ?? DEFAULT_GALLERY_SIZE,
+    // The gallery's overlays, when they were left to the end (--overlays worst): only the images the gate picked.
+    ...(explained.gallery && { beforeReport: (evaluated: EvaluatedResults) => renderGallery(evaluated, explained.gallery!) }),
     storage,
     results: joinUri(options.out, 'results.jsonl', '--out'),
     policy,
@@ -149,6 +157,23 @@ function regionConfig(options: RunOptions, policy: Policy): RegionConfig | undef
     ...(policy.regions?.static && { static: policy.regions.static }),
   };
   return Object.keys(config).length > 0 ? config : undefined;
+}
+
+/** Whether a rule reads a metric of the occlusion counterfactual (occlusionDrop, occlusionFlip). */
+export function wantsOcclusion(policy: Pick<Policy, 'rules' | 'baseline'>): boolean {
+  return [...policy.rules, ...policy.baseline].some((r) => OCCLUSION_METRICS.has(r.metric));
+}
+
+const OCCLUSION_METRICS = new Set(['occlusionDrop', 'occlusionFlip']);
+
+/** Renders the overlays of the verdict's worst images and points the verdict (and so the report) at them. */
+async function renderGallery(evaluated: EvaluatedResults, gallery: GalleryRenderer): Promise<void> {
+  const refs = evaluated.verdict.worstImages?.images ?? [];
+  const rendered = await gallery.render(refs.map((r) => r.image));
+  for (const ref of refs) {
+    const overlay = rendered.get(ref.image);
+    if (overlay) ref.overlay = overlay;
+  }
 }
 
 function wantsFaithfulness(policy: Policy): boolean {

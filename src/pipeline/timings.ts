@@ -13,8 +13,19 @@ export interface TimingsReport {
   sessionMs: number;
   /** Time the batch loop waited for decoded images (0 when decoding keeps up with the session). */
   inputWaitMs: number;
-  /** Time after the explanation step on each batch: analysis, heatmap files, results lines. */
+  /**
+   * Time after the explanation step on each batch: analysis, heatmap files, results lines, summed per batch. It runs
+   * beside the next batch's session, so it overlaps sessionMs; outputWaitMs is what it held the loop up.
+   */
   afterSessionMs: number;
+  /** Time the batch loop waited for earlier batches' analysis and writes before starting another session. */
+  outputWaitMs: number;
+  /** Overlays and raw maps written while streaming, and the time their encodes and writes took (beside the loop). */
+  overlaysWritten: number;
+  rawMapsWritten: number;
+  imageOutputMs: number;
+  /** Time the loop waited because the overlay writer had its maximum of encodes in flight. */
+  imageOutputBackpressureMs: number;
   /** Resident set size when the run had handled 1,000 and 10,000 images (bytes; absent when it handled fewer). */
   rssAtImages: Record<string, number>;
   peakRssBytes: number;
@@ -30,6 +41,8 @@ export class RunTimings {
   private sessionMs = 0;
   private inputWaitMs = 0;
   private afterSessionMs = 0;
+  private outputWaitMs = 0;
+  private outputs = { overlaysWritten: 0, rawMapsWritten: 0, encodeMs: 0, backpressureMs: 0 };
   private readonly rssAtImages: Record<string, number> = {};
 
   /** Wraps the batch source: the time spent awaiting each next batch is input wait. */
@@ -57,13 +70,24 @@ export class RunTimings {
     }
   }
 
-  async afterSession<T>(work: () => Promise<T>): Promise<T> {
+  /** One batch's analysis, files and results lines took `ms` (beside the session: see TimingsReport). */
+  afterSession(ms: number): void {
+    this.afterSessionMs += ms;
+  }
+
+  /** The loop waits for an earlier batch's analysis and writes (it holds at most a couple behind the session). */
+  async measureOutputWait(batch: Promise<void>): Promise<void> {
     const t = performance.now();
     try {
-      return await work();
+      await batch;
     } finally {
-      this.afterSessionMs += performance.now() - t;
+      this.outputWaitMs += performance.now() - t;
     }
+  }
+
+  /** The overlay/raw-map writer's totals at the end of the run. */
+  imageOutputs(stats: { overlaysWritten: number; rawMapsWritten: number; encodeMs: number; backpressureMs: number }): void {
+    this.outputs = { ...stats };
   }
 
   /** `count` more result lines were written. */
@@ -82,6 +106,11 @@ export class RunTimings {
       sessionMs: this.sessionMs,
       inputWaitMs: this.inputWaitMs,
       afterSessionMs: this.afterSessionMs,
+      outputWaitMs: this.outputWaitMs,
+      overlaysWritten: this.outputs.overlaysWritten,
+      rawMapsWritten: this.outputs.rawMapsWritten,
+      imageOutputMs: this.outputs.encodeMs,
+      imageOutputBackpressureMs: this.outputs.backpressureMs,
       rssAtImages: { ...this.rssAtImages },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };

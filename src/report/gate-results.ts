@@ -4,6 +4,8 @@ import { writeGateOutputs, type GateOutputs } from './outputs.ts';
 export interface GateResultsOptions extends EvaluateResultsOptions {
   /** A local folder, file:// or an s3:// prefix. */
   outDir: string;
+  /** After the gate decides and before the report is written: `run` renders the gallery's overlays here. */
+  beforeReport?: (evaluated: EvaluatedResults) => Promise<void>;
 }
 
 export interface GateResult extends EvaluatedResults {
@@ -16,6 +18,7 @@ export interface GateResult extends EvaluatedResults {
  */
 export async function gateResults(options: GateResultsOptions): Promise<GateResult> {
   const evaluated = await evaluateResults(options);
+  await options.beforeReport?.(evaluated);
   const outputs = await writeGateOutputs(options.outDir, evaluated.verdict, evaluated.summary, undefined, options.storage);
   return { ...evaluated, outputs };
 }

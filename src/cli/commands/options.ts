@@ -5,6 +5,7 @@ import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../../imaging/n
 import { parseInputSize } from '../../onnx/inspect.ts';
 import { PROVIDER_CHOICES } from '../../onnx/providers.ts';
 import type { ExplainRunOptions, TargetSpec } from '../../pipeline/explain.ts';
+import { DEFAULT_GALLERY_SIZE, OVERLAY_MODES, type OverlayMode } from '../../pipeline/image-outputs.ts';
 import { parseLocation } from '../../storage/location.ts';
 import { Storage } from '../../storage/storage.ts';
 
@@ -48,7 +49,13 @@ export function explainFlags(y: Argv) {
     .option('classes', { type: 'string', describe: 'class names, one per line (default: the model metadata heatgate.classes)' })
     .option('batch', { type: 'number', default: 8, describe: 'images per ONNX Runtime run' })
     .option('save-raw', { type: 'boolean', default: false, describe: 'write heatmaps/<image>.npy (raw map at layer resolution)' })
-    .option('overlays', { type: 'boolean', default: true, describe: 'write overlays/<image>.png (use --no-overlays to skip)' })
+    .option('overlays', {
+      type: 'string',
+      default: 'worst',
+      describe:
+        'overlays/<image>.png: worst (the report gallery\'s images; explain: a sample), all (every image, encoded beside the inference) or none (--no-overlays)',
+    })
+    .option('gallery-size', { type: 'number', default: DEFAULT_GALLERY_SIZE, describe: 'images in the report gallery (and in explain\'s sample with --overlays worst)' })
     .option('resize', { choices: ['resize', 'center-crop', 'letterbox'] as const, default: 'resize' as const, describe: 'how images meet the model input size' })
     .option('normalize', { choices: NORMALIZATION_CHOICES, describe: 'pixel normalisation: imagenet (torchvision), unit [0,1], tf [-1,1], caffe (BGR, 0..255 minus the mean pixel), raw 0..255 (default: model metadata heatgate.normalize, else imagenet)' })
     .option('mean', { type: 'string', describe: 'per-channel mean r,g,b on the --normalize pixel scale (0..1; 0..255 with raw); with --std' })
@@ -98,7 +105,8 @@ export function explainOptionsFrom(args: Record<string, any>, moreLocations: rea
     classes: args.classes,
     batch: args.batch,
     saveRaw: args.saveRaw,
-    overlays: args.overlays,
+    overlays: overlaysFrom(args.overlays),
+    gallerySize: args.gallerySize === undefined ? undefined : nonNegativeInteger('--gallery-size', args.gallerySize),
     resize: args.resize,
     normalize: args.normalize,
     mean: args.mean === undefined ? undefined : triple('--mean', args.mean),
@@ -138,6 +146,19 @@ function triple(flag: string, value: string): [number, number, number] {
   const parts = String(value).split(',').map(Number);
   if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p))) throw new ConfigError(`${flag} must be three numbers r,g,b, got "${value}"`);
   return parts as [number, number, number];
+}
+
+/** `--overlays <mode>`; `--no-overlays` (yargs' negation: false) is `none`. */
+export function overlaysFrom(value: unknown): OverlayMode {
+  if (value === false || value === 'false') return 'none';
+  if (value === true || value === 'true') return 'all';
+  if (typeof value === 'string' && (OVERLAY_MODES as readonly string[]).includes(value)) return value as OverlayMode;
+  throw new ConfigError(`--overlays must be one of ${OVERLAY_MODES.join(', ')} (or --no-overlays), got "${String(value)}"`);
+}
+
+function nonNegativeInteger(flag: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new ConfigError(`${flag} must be a non-negative integer, got ${String(value)}`);
+  return value;
 }
 
 function positiveInteger(flag: string, value: unknown): number {

@@ -235,13 +235,24 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     const finishBatch = async (explained: { items: BatchItem<ResultRecord>[]; failed: ResultRecord[] }, count: number) => {
       const { items, failed } = explained;
       const t = performance.now();
-      if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
-      await writer.write(items);
-      const records = [...items.map((i) => i.record), ...failed];
+      // This batch's lines go after the previous batch's, whichever finishes its analysis first: the chain is taken
+      // now, in batch order. A failed batch fails the ones after it too, so no line is appended past a gap.
       const previous = appended;
-      const done = previous.then(() => sink.append(records));
-      appended = done.catch(() => {}); // the failure surfaces through this batch's promise
-      await done;
+      let settle!: { resolve: () => void; reject: (error: unknown) => void };
+      appended = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      appended.catch(() => {}); // the failure surfaces through the batch's own promise
+      let records: ResultRecord[];
+      try {
+        if (options.analyser) for (const [sized, group] of await bySize(explainer, items)) await options.analyser.analyse(group, sized);
+        await writer.write(items);
+        records = [...items.map((i) => i.record), ...failed];
+        await previous;
+        await sink.append(records);
+        settle.resolve();
+      } catch (error) {
+        settle.reject(error);
+        throw error;
+      }
       timings.afterSession(performance.now() - t);
       timings.resultsWritten(records.length);
       for (const record of records) noteRecord(record, errors, dataHashes);
@@ -257,9 +268,11 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
           while (after.length > MAX_BATCHES_AFTER_SESSION) await timings.measureOutputWait(after.shift()!);
         }
         while (after.length > 0) await timings.measureOutputWait(after.shift()!);
-      } finally {
-        // A failure anywhere: let the batches already started settle before the sink closes.
-        await Promise.allSettled(after);
+      } catch (error) {
+        // Let the batches already started settle before the sink closes; an earlier batch's failure is the one a
+        // sequential run would have stopped at, so it is the one reported.
+        for (const settled of await Promise.allSettled(after)) if (settled.status === 'rejected') throw settled.reason;
+        throw error;
       }
       await sink.finish();
       timings.imageOutputs(writer.stats);

@@ -83,7 +83,9 @@ export class GalleryCandidates {
     for (const rule of [...policy.rules, ...policy.baseline]) {
       const watch = { metric: metricKey(rule.metric), perClass: rule.class !== undefined };
       const id = `${watch.metric}\0${watch.perClass}`;
-      if (!seen.has(id)) this.watches.push(watch), seen.add(id);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      this.watches.push(watch);
     }
   }
 

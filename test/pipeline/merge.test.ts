@@ -21,6 +21,8 @@ const COMMON = [
   '--labels', path.join(EXAMPLE, 'labels.csv'),
   '--invalid-masks', path.join(EXAMPLE, 'invalid'),
   '--roi-masks', path.join(EXAMPLE, 'roi'),
+  // Every image's overlay, so the merge has them all to copy (the default, worst, renders only each run's gallery).
+  '--overlays', 'all',
   '--quiet',
 ];
 

@@ -211,12 +211,12 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       classNames,
       layerName: explainer.layers.map((l) => l.tensor).join(','),
     };
-    // Images download and decode one batch ahead while the current batch runs, as many at once as a batch holds (up
+    // Images download and decode up to two batches ahead while the current batch runs, as many at once as a batch holds (up
     // to IMAGE_FETCH_CONCURRENCY); nothing is fetched all at once.
     const imagesRoot = parseLocation(options.images, '--images');
     const fetched = fetchAhead(todo, (image) => readImage(storage, image, imagesRoot, options.images, preprocess), {
       concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
-      maxAhead: effectiveBatch,
+      maxAhead: 2 * effectiveBatch,
     });
     const timings = new RunTimings();
     // `worst`: explain renders a fixed sample while streaming; run keeps the candidates' raw maps for its gallery.

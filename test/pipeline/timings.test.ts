@@ -24,6 +24,18 @@ describe('RunTimings', () => {
     expect(inputWaitMs).toBeLessThan(120 + 50); // the 2 x 60 ms the consumer held its batches are not waits
   });
 
+  it('counts the loop waiting for earlier batches\' analysis and writes as output wait, and reports the image outputs', async () => {
+    const timings = new RunTimings();
+    await timings.measureOutputWait(new Promise((r) => setTimeout(r, 40)));
+    await timings.measureOutputWait(Promise.resolve());
+    timings.afterSession(25);
+    timings.imageOutputs({ overlaysWritten: 12, rawMapsWritten: 48, encodeMs: 300, backpressureMs: 0 });
+    const report = timings.report();
+    expect(report.outputWaitMs).toBeGreaterThanOrEqual(35);
+    expect(report.outputWaitMs).toBeLessThan(40 + 100);
+    expect(report).toMatchObject({ afterSessionMs: 25, overlaysWritten: 12, rawMapsWritten: 48, imageOutputMs: 300, imageOutputBackpressureMs: 0 });
+  });
+
   it('samples RSS when the count of results crosses 1,000 and 10,000, and marks the first result once', () => {
     const rss = vi.spyOn(process.memoryUsage, 'rss');
     rss.mockReturnValueOnce(111).mockReturnValueOnce(222);

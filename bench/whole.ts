@@ -6,7 +6,7 @@
  * bench/whole-report.ts holds the medians, targets and table.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -37,6 +37,8 @@ const CACHE = 'test-output/bench-images';
 const FRAME = { width: 640, height: 480 };
 const HEATGATE = 'bin/heatgate.js';
 const TIME = '/usr/bin/time';
+/** Every measured process as one JSON line, written as it finishes: the raw numbers behind the table. */
+export const RUNS_LOG = 'test-output/bench-runs.jsonl';
 
 /** Metrics whose computation adds forward passes per image to Grad-CAM's one (analysis/analyser.ts: one occluded forward). */
 const EXTRA_FORWARDS: Readonly<Record<string, string>> = { occlusionFlip: 'occlusion', occlusionDrop: 'occlusion' };
@@ -153,12 +155,15 @@ export async function runWholeBench(options: WholeOptions): Promise<WholeResult>
   const runExtraPasses = extraForwardPasses(readFileSync(POLICY, 'utf8'));
   const set = await prepareImages(options.images);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'heatgate-bench-'));
+  writeFileSync(RUNS_LOG, '');
   let serial = 0;
   const once = async (kind: ProcessKind, model: string, images: ImageSet): Promise<ProcessRun> => {
     const work = path.join(scratch, String(serial++));
     mkdirSync(work);
     try {
-      return await timeProcess(kind, model, argsFor(kind, path.join(options.fixtures, model, 'model.onnx'), images, path.join(work, 'out'), options), work);
+      const run = await timeProcess(kind, model, argsFor(kind, path.join(options.fixtures, model, 'model.onnx'), images, path.join(work, 'out'), options), work);
+      appendFileSync(RUNS_LOG, `${JSON.stringify({ ...run, images: images.count })}\n`);
+      return run;
     } finally {
       rmSync(work, { recursive: true, force: true }); // overlays of 10,000 images add up
     }

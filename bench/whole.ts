@@ -113,6 +113,16 @@ export async function prepareImages(count: number): Promise<ImageSet> {
   return set;
 }
 
+/** The process being measured: an interrupted benchmark stops it rather than leave it running. */
+let measured: ReturnType<typeof spawn> | null = null;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    // Its own process group (detached), so /usr/bin/time's child goes too.
+    if (measured?.pid) process.kill(-measured.pid, 'SIGTERM');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
 /** Runs one whole process and measures it; heatgate's exit 1 (gate failed) is a finished run. */
 async function timeProcess(kind: ProcessKind, model: string, args: string[], work: string): Promise<ProcessRun> {
   const timingsFile = path.join(work, 'timings.jsonl');
@@ -121,7 +131,8 @@ async function timeProcess(kind: ProcessKind, model: string, args: string[], wor
   const [command, argv] = outside ? [TIME, ['-f', '%M', '-o', rssFile, process.execPath, ...args]] : [process.execPath, args];
   const spawnEpochMs = Date.now();
   const started = performance.now();
-  const child = spawn(command, argv, { env: { ...process.env, HEATGATE_TIMINGS: timingsFile }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command, argv, { env: { ...process.env, HEATGATE_TIMINGS: timingsFile }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  measured = child;
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -131,6 +142,7 @@ async function timeProcess(kind: ProcessKind, model: string, args: string[], wor
     child.on('close', resolve);
   });
   const wallMs = performance.now() - started;
+  measured = null;
   const ok = code === 0 || (kind === 'run' && code === 1);
   if (!ok) throw new Error(`${kind} on ${model} exited ${code}:\n${stderr}`);
   return {

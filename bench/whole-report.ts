@@ -268,7 +268,8 @@ const cell = (bytes: number | null) => (bytes === null ? '–' : (bytes / MIB).t
 /** The whole-process table (one row per model and process, the long run last) and one line per target. */
 export function renderWholeTable(input: TargetInputs, targets: readonly TargetResult[]): string {
   const rows = [...input.whole, ...(input.long ? [input.long] : [])].map((s) => {
-    const plain = input.whole.find((x) => x.kind === 'plain' && x.model === s.model);
+    // The long run has more images than plain inference ran over: no like-for-like ratio.
+    const plain = s === input.long ? undefined : input.whole.find((x) => x.kind === 'plain' && x.model === s.model);
     let ratio = plain ? f2(s.imagesPerSecond / plain.imagesPerSecond) : '–';
     if (plain && s.kind === 'run' && input.runExtraPasses > 0) {
       ratio += ` (${f2((s.imagesPerSecond * (1 + input.runExtraPasses)) / plain.imagesPerSecond)} of plain/${1 + input.runExtraPasses})`;

@@ -160,7 +160,7 @@ describe('renderWholeTable', () => {
       '| resnet18 | plain | 100.0 | 1.00 | 1.00 | 300 | 280 | – | 10 (0.10 %) |',
       '| resnet18 | explain | 95.0 | 0.95 | 1.00 | 300 | 280 | – | 10 (0.10 %) |',
       '| resnet18 | run | 40.0 | 0.40 (0.80 of plain/2) | 1.00 | 300 | 280 | – | 10 (0.10 %) |',
-      '| resnet18 | explain, 10000 images | 100.0 | 1.00 | 1.00 | 300 | 280 | 290 | 10 (0.10 %) |',
+      '| resnet18 | explain, 10000 images | 100.0 | – | 1.00 | 300 | 280 | 290 | 10 (0.10 %) |',
     ]);
     expect(lines).toContain('- missed: resnet18: run (default policy) >= 0.9x plain / (1 + 1 extra forward): 0.80x (40.0 vs 50.0 img/s)');
     expect(lines).toContain('- met: RSS after 10,000 images <= RSS after 1,000 + 50 MB: resnet18 explain: 290 MiB at 10k vs 280 MiB at 1k (+10.0 MiB)');

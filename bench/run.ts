@@ -21,23 +21,30 @@ import { openSession, ort } from '../src/onnx/session.ts';
 import { runWholeBench, type WholeResult } from './whole.ts';
 import { checkTargets, renderWholeTable, type InSessionRatio } from './whole-report.ts';
 
-const { values } = parseArgs({
-  options: {
-    models: { type: 'string', default: 'resnet18,resnet50,mobilenet_v2' },
-    batch: { type: 'string', default: '1,8' },
-    repeats: { type: 'string', default: '10' },
-    threads: { type: 'string', default: String(os.availableParallelism()) },
-    'no-torch': { type: 'boolean', default: false },
-    fixtures: { type: 'string', default: 'fixtures-build/reference' },
-    images: { type: 'string', default: '1000' },
-    'whole-repeats': { type: 'string', default: '2' },
-    'long-model': { type: 'string', default: 'mobilenet_v2' },
-    'long-images': { type: 'string', default: '10000' },
-    'no-long': { type: 'boolean', default: false },
-    'no-session': { type: 'boolean', default: false },
-    'no-whole': { type: 'boolean', default: false },
-  },
-});
+const OPTIONS = {
+  models: { type: 'string', default: 'resnet18,resnet50,mobilenet_v2' },
+  batch: { type: 'string', default: '1,8' },
+  repeats: { type: 'string', default: '10' },
+  threads: { type: 'string', default: String(os.availableParallelism()) },
+  'no-torch': { type: 'boolean', default: false },
+  fixtures: { type: 'string', default: 'fixtures-build/reference' },
+  images: { type: 'string', default: '1000' },
+  'whole-repeats': { type: 'string', default: '2' },
+  'long-model': { type: 'string', default: 'mobilenet_v2' },
+  'long-images': { type: 'string', default: '10000' },
+  'no-long': { type: 'boolean', default: false },
+  'no-session': { type: 'boolean', default: false },
+  'no-whole': { type: 'boolean', default: false },
+} as const;
+function flags() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}`); // an unknown or malformed flag: one line, exit 2
+    process.exit(2);
+  }
+}
+const values = flags();
 const models = values.models!.split(',');
 const batches = values.batch!.split(',').map(Number);
 const repeats = Number(values.repeats);

@@ -115,10 +115,13 @@ export async function prepareImages(count: number): Promise<ImageSet> {
 
 /** The process being measured: an interrupted benchmark stops it rather than leave it running. */
 let measured: ReturnType<typeof spawn> | null = null;
+/** The scratch folder of outputs (overlays of 10,000 images are gigabytes): removed on interruption too. */
+let scratch: string | null = null;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     // Its own process group (detached), so /usr/bin/time's child goes too.
     if (measured?.pid) process.kill(-measured.pid, 'SIGTERM');
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   });
 }
@@ -166,18 +169,19 @@ export async function runWholeBench(options: WholeOptions): Promise<WholeResult>
   ensureBuilt();
   const runExtraPasses = extraForwardPasses(readFileSync(POLICY, 'utf8'));
   const set = await prepareImages(options.images);
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'heatgate-bench-'));
+  const work = mkdtempSync(path.join(os.tmpdir(), 'heatgate-bench-'));
+  scratch = work;
   writeFileSync(RUNS_LOG, '');
   let serial = 0;
   const once = async (kind: ProcessKind, model: string, images: ImageSet): Promise<ProcessRun> => {
-    const work = path.join(scratch, String(serial++));
-    mkdirSync(work);
+    const dir = path.join(work, String(serial++));
+    mkdirSync(dir);
     try {
-      const run = await timeProcess(kind, model, argsFor(kind, path.join(options.fixtures, model, 'model.onnx'), images, path.join(work, 'out'), options), work);
+      const run = await timeProcess(kind, model, argsFor(kind, path.join(options.fixtures, model, 'model.onnx'), images, path.join(dir, 'out'), options), dir);
       appendFileSync(RUNS_LOG, `${JSON.stringify({ ...run, images: images.count })}\n`);
       return run;
     } finally {
-      rmSync(work, { recursive: true, force: true }); // overlays of 10,000 images add up
+      rmSync(dir, { recursive: true, force: true }); // overlays of 10,000 images add up
     }
   };
   try {
@@ -206,6 +210,7 @@ export async function runWholeBench(options: WholeOptions): Promise<WholeResult>
     }
     return { whole, ...(long && { long }), runExtraPasses };
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+    scratch = null;
   }
 }

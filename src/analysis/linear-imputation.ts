@@ -38,6 +38,12 @@ interface Grid {
   stencil: Float64Array;
   /** Row-major list of the active nodes. */
   nodes: Int32Array;
+  /**
+   * The finest grid only: its diagonal. There A's off-diagonal entries are −1/6 and −1/12 towards every in-image
+   * neighbour, and every vector the solver applies A to is 0 off the active nodes (kept pixels, padding), so a row
+   * needs only d_i (`applyFine`), not the 9 stored coefficients.
+   */
+  diagonal?: Float64Array;
 }
 
 /** Interpolation from a coarse grid to its fine grid: fine node f takes Σ weight·coarse[parent] (parents of f in parentStart[k]..). */
@@ -88,7 +94,9 @@ function fineGrid(height: number, width: number, remove: Uint8Array): Grid {
     }
     stencil[9 * p + 4] = diagonal;
   }
-  return { height, width, stride, active, stencil, nodes };
+  const diagonal = new Float64Array(active.length);
+  for (const p of nodes) diagonal[p] = stencil[9 * p + 4];
+  return { height, width, stride, active, stencil, nodes, diagonal };
 }
 
 /**
@@ -101,6 +109,8 @@ function coarsen(fine: Grid): { grid: Grid; transfer: Transfer } {
   const size = (height + 2) * stride;
   const parentStart = new Int32Array(fine.active.length + 1);
   const parent = new Int32Array(4 * fine.nodes.length), weight = new Float64Array(4 * fine.nodes.length);
+  // The parents' coarse coordinates, 3·Y + X spaced so that the difference of two gives the stencil slot offset.
+  const place = new Int32Array(4 * fine.nodes.length);
   const active = new Uint8Array(size);
   let count = 0;
   for (let p = 0; p < fine.active.length; p++) {
@@ -113,6 +123,7 @@ function coarsen(fine: Grid): { grid: Grid; transfer: Transfer } {
         for (let cx = x0; cx <= x1; cx++) {
           const q = (cy + 1) * stride + cx + 1;
           parent[count] = q;
+          place[count] = 3 * cy + cx;
           weight[count++] = wy * wx;
           active[q] = 1;
         }
@@ -123,11 +134,6 @@ function coarsen(fine: Grid): { grid: Grid; transfer: Transfer } {
   const transfer = { parentStart, parent, weight };
   const stencil = new Float64Array(9 * size);
   const fineOffsets = offsets(fine.stride);
-  // Slot of coarse offset J − I in I's stencil: J − I = dy·stride + dx with |dy|, |dx| ≤ 1.
-  const slotOf = (d: number) => {
-    const dy = Math.round(d / stride);
-    return 3 * (dy + 1) + d - dy * stride + 1;
-  };
   for (let n = 0; n < fine.nodes.length; n++) {
     const f = fine.nodes[n];
     for (let k = 0; k < 9; k++) {
@@ -136,7 +142,9 @@ function coarsen(fine: Grid): { grid: Grid; transfer: Transfer } {
       const g = f + fineOffsets[k];
       for (let i = parentStart[f]; i < parentStart[f + 1]; i++) {
         const I = parent[i], wa = weight[i] * a;
-        for (let j = parentStart[g]; j < parentStart[g + 1]; j++) stencil[9 * I + slotOf(parent[j] - I)] += wa * weight[j];
+        // J − I = (dy, dx) with |dy|, |dx| ≤ 1 lands in slot 3·(dy + 1) + dx + 1 = 4 + place[j] − place[i].
+        const at = 9 * I + 4 - place[i];
+        for (let j = parentStart[g]; j < parentStart[g + 1]; j++) stencil[at + place[j]] += wa * weight[j];
       }
     }
   }
@@ -203,20 +211,33 @@ function apply(s: Float64Array, v: Float64Array, p: number, stride: number): num
     s[k + 6] * v[down - 1] + s[k + 7] * v[down] + s[k + 8] * v[down + 1];
 }
 
+/** (A·v)[p] on the finest grid, where v is 0 off the active nodes (see Grid.diagonal). */
+function applyFine(d: Float64Array, v: Float64Array, p: number, stride: number): number {
+  const up = p - stride, down = p + stride;
+  return d[p] * v[p] - (v[up] + v[p - 1] + v[p + 1] + v[down]) / 6 - (v[up - 1] + v[up + 1] + v[down - 1] + v[down + 1]) / 12;
+}
+
 /** out = A·v on the active nodes. */
 function multiply(grid: Grid, v: Float64Array, out: Float64Array): void {
-  const { stencil, nodes, stride } = grid;
-  for (let n = 0; n < nodes.length; n++) out[nodes[n]] = apply(stencil, v, nodes[n], stride);
+  const { stencil, nodes, stride, diagonal } = grid;
+  if (diagonal) for (let n = 0; n < nodes.length; n++) out[nodes[n]] = applyFine(diagonal, v, nodes[n], stride);
+  else for (let n = 0; n < nodes.length; n++) out[nodes[n]] = apply(stencil, v, nodes[n], stride);
 }
 
 /** One Gauss-Seidel sweep over the active nodes, forward (row-major) or backward. */
 function gaussSeidel(grid: Grid, b: Float64Array, x: Float64Array, forward: boolean): void {
-  const { stencil, nodes, stride } = grid;
+  const { stencil, nodes, stride, diagonal } = grid;
   const count = nodes.length;
+  if (diagonal) {
+    for (let n = 0; n < count; n++) {
+      const p = nodes[forward ? n : count - 1 - n];
+      x[p] += (b[p] - applyFine(diagonal, x, p, stride)) / diagonal[p];
+    }
+    return;
+  }
   for (let n = 0; n < count; n++) {
     const p = nodes[forward ? n : count - 1 - n];
-    const d = stencil[9 * p + 4];
-    x[p] += (b[p] - apply(stencil, x, p, stride)) / d;
+    x[p] += (b[p] - apply(stencil, x, p, stride)) / stencil[9 * p + 4];
   }
 }
 
@@ -240,13 +261,13 @@ function vCycle(levels: Level[], l: number, b: Float64Array, x: Float64Array): v
     return;
   }
   gaussSeidel(grid, b, x, true);
-  const { nodes, stencil, stride } = grid;
+  const { nodes, stencil, stride, diagonal } = grid;
   const { b: bc, x: xc } = levels[l + 1].work!;
   bc.fill(0);
   const { parentStart, parent, weight } = transfer!;
   for (let n = 0; n < nodes.length; n++) {
     const p = nodes[n];
-    const res = b[p] - apply(stencil, x, p, stride);
+    const res = b[p] - (diagonal ? applyFine(diagonal, x, p, stride) : apply(stencil, x, p, stride));
     for (let i = parentStart[p]; i < parentStart[p + 1]; i++) bc[parent[i]] += weight[i] * res;
   }
   vCycle(levels, l + 1, bc, xc);

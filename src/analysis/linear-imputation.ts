@@ -16,10 +16,6 @@
  */
 import type { TensorShape } from './occlusion.ts';
 
-/** (dy, dx, weight) of the 8 neighbours. */
-const NEIGHBOURS: readonly (readonly [number, number, number])[] = [
-  [-1, -1, 1 / 12], [-1, 0, 1 / 6], [-1, 1, 1 / 12], [0, -1, 1 / 6], [0, 1, 1 / 6], [1, -1, 1 / 12], [1, 0, 1 / 6], [1, 1, 1 / 12],
-];
 /** Stop at ‖r‖ ≤ RELATIVE_RESIDUAL·‖b‖ per channel. */
 const RELATIVE_RESIDUAL = 1e-10;
 /** Coarsen until a grid has at most this many unknowns; that grid is solved directly. */
@@ -77,25 +73,43 @@ function nodeList(active: Uint8Array): Int32Array {
   return nodes;
 }
 
+/** A padded plane (0 on the padding) from an image plane: value(y, x) at (y + 1)·(width + 2) + x + 1. */
+function padded(height: number, width: number, value: (pixel: number) => number): Float64Array {
+  const stride = width + 2;
+  const out = new Float64Array((height + 2) * stride);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[(y + 1) * stride + x + 1] = value(y * width + x);
+  return out;
+}
+
+/** The weighted sum of p's 8 neighbours in a padded plane: 1/6 direct, 1/12 diagonal (PGC's weights). */
+function neighbourSum(v: Float64Array, p: number, stride: number): number {
+  const up = p - stride, down = p + stride;
+  return (v[up] + v[p - 1] + v[p + 1] + v[down]) / 6 + (v[up - 1] + v[up + 1] + v[down - 1] + v[down + 1]) / 12;
+}
+
 /** The finest grid: the removed pixels, with A's rows. */
 function fineGrid(height: number, width: number, remove: Uint8Array): Grid {
   const stride = width + 2;
-  const active = new Uint8Array((height + 2) * stride);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) active[(y + 1) * stride + x + 1] = remove[y * width + x] ? 1 : 0;
+  const inImage = padded(height, width, () => 1);
+  const removed = padded(height, width, (p) => (remove[p] ? 1 : 0));
+  const active = Uint8Array.from(removed);
   const stencil = new Float64Array(9 * active.length);
+  const diagonal = new Float64Array(active.length);
   const nodes = nodeList(active);
   for (const p of nodes) {
-    const y = Math.floor(p / stride) - 1, x = (p % stride) - 1;
-    let diagonal = 0;
-    for (const [dy, dx, wt] of NEIGHBOURS) {
-      if (y + dy < 0 || y + dy >= height || x + dx < 0 || x + dx >= width) continue;
-      diagonal += wt;
-      if (active[p + dy * stride + dx]) stencil[9 * p + 3 * (dy + 1) + dx + 1] = -wt;
-    }
-    stencil[9 * p + 4] = diagonal;
+    // d_i = Σ of the in-image neighbour weights; −w_ij towards removed neighbours (kept ones go to b).
+    diagonal[p] = neighbourSum(inImage, p, stride);
+    const k = 9 * p, up = p - stride, down = p + stride;
+    stencil[k] = -removed[up - 1] / 12;
+    stencil[k + 1] = -removed[up] / 6;
+    stencil[k + 2] = -removed[up + 1] / 12;
+    stencil[k + 3] = -removed[p - 1] / 6;
+    stencil[k + 4] = diagonal[p];
+    stencil[k + 5] = -removed[p + 1] / 6;
+    stencil[k + 6] = -removed[down - 1] / 12;
+    stencil[k + 7] = -removed[down] / 6;
+    stencil[k + 8] = -removed[down + 1] / 12;
   }
-  const diagonal = new Float64Array(active.length);
-  for (const p of nodes) diagonal[p] = stencil[9 * p + 4];
   return { height, width, stride, active, stencil, nodes, diagonal };
 }
 
@@ -315,6 +329,12 @@ function solve(levels: Level[], b: Float64Array): Float64Array {
   return x;
 }
 
+/** N(0, 1) from the seeded uniform stream `next` (Box-Muller). */
+function gaussian(next: () => number): number {
+  const u = 1 - next(), v = next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
 /**
  * The input with the pixels where remove[p] = 1 imputed in every channel, plus noise·N(0, 1) from the seeded stream
  * `next` (Box-Muller), drawn channel by channel in pixel order.
@@ -329,26 +349,15 @@ export function noisyLinearImpute(input: Float32Array, shape: TensorShape, remov
   if (m === h * w) throw new RangeError('ROAD cannot impute every pixel of the image');
   const levels = hierarchy(h, w, remove);
   const { nodes, stride } = levels[0].grid;
-  const pixel = Int32Array.from(nodes, (p) => (Math.floor(p / stride) - 1) * w + (p % stride) - 1);
-  const gauss = () => {
-    const u = 1 - next(), v = next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  };
+  const pixel = new Int32Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) pixel[i] = (Math.floor(nodes[i] / stride) - 1) * w + (nodes[i] % stride) - 1;
   const b = new Float64Array(levels[0].grid.active.length);
   for (let c = 0; c < channels; c++) {
-    // The kept neighbours' part of the right-hand side.
-    nodes.forEach((p, i) => {
-      const y = Math.floor(pixel[i] / w), x = pixel[i] % w;
-      let s = 0;
-      for (const [dy, dx, wt] of NEIGHBOURS) {
-        const yy = y + dy, xx = x + dx;
-        if (yy < 0 || yy >= h || xx < 0 || xx >= w || remove[yy * w + xx]) continue;
-        s += wt * input[c * cs + (yy * w + xx) * ps];
-      }
-      b[p] = s;
-    });
+    // The kept neighbours' part of the right-hand side: the channel with the removed pixels (and the padding) at 0.
+    const kept = padded(h, w, (p) => (remove[p] ? 0 : input[c * cs + p * ps]));
+    for (let i = 0; i < nodes.length; i++) b[nodes[i]] = neighbourSum(kept, nodes[i], stride);
     const x = solve(levels, b);
-    for (let i = 0; i < nodes.length; i++) out[c * cs + pixel[i] * ps] = x[nodes[i]] + (noise > 0 ? noise * gauss() : 0);
+    for (let i = 0; i < nodes.length; i++) out[c * cs + pixel[i] * ps] = x[nodes[i]] + (noise > 0 ? noise * gaussian(next) : 0);
   }
   return out;
 }

@@ -9,10 +9,11 @@
  * same for every channel. PGC solves it with scipy's spsolve (direct). Here: conjugate gradients preconditioned by
  * one geometric multigrid V-cycle (bilinear interpolation, Galerkin coarse operators P^T·A·P, one forward
  * Gauss-Seidel sweep before and one backward after, a dense Cholesky solve on the coarsest grid): a symmetric
- * positive definite preconditioner whose iteration count hardly grows with the image, so a 224x224 system needs
- * about ten iterations where plain CG needed hundreds. The hierarchy is built once per mask and serves every
- * channel. The stopping rule is the one plain CG used, ‖b − A·x‖ ≤ 1e-10·‖b‖ per channel, so the result is the same
- * to far below float32's resolution.
+ * positive definite preconditioner whose iteration count hardly grows with the image (7 to 9 iterations on the
+ * demo's 96x128 frames and on 224x224 maps, at every ROAD share). The hierarchy is built once per mask and serves
+ * every channel. The stopping rule is the one the unpreconditioned CG before it used, ‖b − A·x‖ ≤ 1e-10·‖b‖ per
+ * channel, and the imputed values agree with a dense direct solve to float32 rounding (test/analysis). Measured with
+ * bench/road.ts: 18 imputations of a 224x224x3 image in about 1.6 s of CPU instead of 45 s.
  */
 import type { TensorShape } from './occlusion.ts';
 
@@ -42,7 +43,7 @@ interface Grid {
   diagonal?: Float64Array;
 }
 
-/** Interpolation from a coarse grid to its fine grid: fine node f takes Σ weight·coarse[parent] (parents of f in parentStart[k]..). */
+/** Interpolation from a coarse grid to its fine grid: fine node f takes Σ weight[k]·coarse[parent[k]], k in parentStart[f] .. parentStart[f + 1] − 1. */
 interface Transfer {
   parentStart: Int32Array;
   parent: Int32Array;

@@ -8,7 +8,7 @@ import { faithfulness, type FaithfulnessOptions, type FaithfulnessResult } from 
 
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 import { occlusionInputs, occlusionResults, type OcclusionFill, type OcclusionResult, type TensorShape } from './occlusion.ts';
-import { createRegionSource, type ImageRegions, type RegionConfig, type RegionSourceOptions } from './regions.ts';
+import { createRegionSource, type ImageRegions, type RegionConfig, type RegionSource, type RegionSourceOptions } from './regions.ts';
 
 /**
  * The analysis stage of `heatgate run` (the `Analyser` of ./types.ts): per batch, the regions of every image,
@@ -27,9 +27,11 @@ export interface AnalyserOptions {
   occlusion?: false | { fill?: OcclusionFill; blurSigma?: number };
   /**
    * Deletion/insertion and ROAD (extra forward passes per image): run when given, or when `metrics` names one of
-   * them; off by default (then those metrics are not computed).
+   * them; off by default (then those metrics are not computed). With `sample`, only that many images get them.
    */
-  faithfulness?: FaithfulnessOptions;
+  faithfulness?: FaithfulnessOptions & { sample?: number };
+  /** The run's images, in the run's (sorted) order: which images `faithfulness.sample` picks depends on it. */
+  images?: readonly string[];
 }
 
 /** What the analyser needs of the explainer: a batched forward, the input layout, the output kind. */
@@ -45,6 +47,11 @@ export interface RegionAnalyser extends Analyser {
   /** Notices about the region inputs for the run's images (RegionSource.check); [] without regions. */
   inputNotices(images: readonly string[]): InputNotice[];
   outlines(image: string, geometry: Geometry): Promise<BatchItem['outlines']>;
+  /**
+   * The same analyser (same regions, loaded once) without the faithfulness passes: for a baseline model whose
+   * faithfulness no rule reads.
+   */
+  withoutFaithfulness(): RegionAnalyser;
 }
 
 /** Region outlines for an overlay: roi green, invalid red. */
@@ -55,13 +62,33 @@ function outlinesOf({ roi, invalid }: Pick<ImageRegions, 'roi' | 'invalid'>): No
   return outlines;
 }
 
+/**
+ * `count` images spread evenly over `images` (the i-th of the middle of each of `count` equal runs), in their order;
+ * all of them when there are no more than `count`. Deterministic, so the model and its baseline get the same ones and
+ * a resumed run picks what the first try picked.
+ */
+export function sampleEvenly(images: readonly string[], count: number): string[] {
+  if (images.length <= count) return [...images];
+  return Array.from({ length: count }, (_, i) => images[Math.floor(((i + 0.5) * images.length) / count)]);
+}
+
 export async function createAnalyser(options: AnalyserOptions = {}): Promise<RegionAnalyser> {
-  const faithfulnessOn = options.faithfulness !== undefined || (options.metrics ?? []).some(needsExtraPasses);
-  const names = options.metrics ?? (faithfulnessOn ? METRIC_NAMES : DEFAULT_METRIC_NAMES);
-  names.forEach(getMetric); // fail fast on a typo
+  (options.metrics ?? []).forEach(getMetric); // fail fast on a typo
+  const sample = options.faithfulness?.sample;
+  if (sample !== undefined && !(Number.isInteger(sample) && sample >= 1)) throw new RangeError(`faithfulness sample must be a positive integer, got ${sample}`);
+  if (sample !== undefined && !options.images) throw new RangeError('faithfulness sample needs the run\'s image list (AnalyserOptions.images)');
   const regions = options.regions ? await createRegionSource(options.regions, options.regionOptions) : null;
+  return buildAnalyser(options, regions, options.faithfulness !== undefined || (options.metrics ?? []).some(needsExtraPasses));
+}
+
+function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, faithfulnessOn: boolean): RegionAnalyser {
+  const names = faithfulnessOn
+    ? options.metrics ?? METRIC_NAMES
+    : options.metrics?.filter((n) => !needsExtraPasses(n)) ?? DEFAULT_METRIC_NAMES;
   const occlusion = options.occlusion === false ? null : { fill: 'mean' as const, ...options.occlusion };
   const wantsOcclusion = names.some((n) => n === 'occlusionDrop' || n === 'occlusionFlip');
+  const { sample, ...faithfulnessOptions } = options.faithfulness ?? {};
+  const sampled = sample !== undefined && options.images ? new Set(sampleEvenly(options.images, sample)) : null;
 
   return {
     inputNotices: (images) => regions?.check(images) ?? [],
@@ -70,6 +97,7 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
       const outlines = outlinesOf(await regions.forImage(image, geometry));
       return outlines.length > 0 ? outlines : undefined;
     },
+    withoutFaithfulness: () => buildAnalyser(options, regions, false),
     async analyse(items: BatchItem[], explainer: AnalysisExplainer): Promise<void> {
       const found: ImageRegions[] = await Promise.all(
         items.map((item) =>
@@ -103,13 +131,14 @@ export async function createAnalyser(options: AnalyserOptions = {}): Promise<Reg
       if (faithfulnessOn) {
         const { channels, height, width, layout } = explainer.inputShape;
         const shape: TensorShape = { channels, height, width, layout: layout === 'NCHW' ? 'CHW' : 'HWC' };
-        // Images without a usable map (all-zero CAM: nothing to rank) get null, never a number.
-        const usable = items.map((item, i) => item.explanation.cam.some((v) => v > 0) && heatmaps[i].length === height * width);
+        // Images without a usable map (all-zero CAM: nothing to rank) get null, never a number; so do those outside the sample.
+        const usable = items.map((item, i) =>
+          (!sampled || sampled.has(item.image)) && item.explanation.cam.some((v) => v > 0) && heatmaps[i].length === height * width);
         const batch = items
           .map((item, i) => ({ input: item.prepared.tensor, heatmap: heatmaps[i], logits: item.explanation.logits, target: item.explanation.target }))
           .filter((_, i) => usable[i]);
         const results = await faithfulness(batch, shape, (inputs) => explainer.predict(inputs), {
-          ...options.faithfulness,
+          ...faithfulnessOptions,
           probabilities: explainer.model.outputIsProbability,
         });
         let next = 0;

@@ -13,14 +13,16 @@
  * - ROAD (Rong et al. 2022, arXiv:2202.00449; Quantus ROAD, pytorch-grad-cam metrics/road.py): for each share r, MoRF
  *   imputes the first floor(r·N) pixels of the map's descending order, LeRF of its ascending order (`roadMask`);
  *   imputation is the noisy linear imputer (each removed pixel = weighted mean of its 8 neighbours, 1/6 direct, 1/12
- *   diagonal, a sparse linear system solved here by conjugate gradients, plus noise·N(0, 1), noise 0.01). Score per
+ *   diagonal, a sparse linear system: ./linear-imputation.ts, plus noise·N(0, 1), noise 0.01). Score per
  *   share p_t(imputed) − p_t(x), averaged over the shares (PGC's ROAD*Average); combined = (LeRF − MoRF) / 2.
  *
  * Cost: 2·S + 2·S (random) + 2·|shares| forward passes per image, run in batched `predict` calls.
  */
-import { softmax } from '../numeric.ts';
+import { mulberry32, softmax } from '../numeric.ts';
+import { noisyLinearImpute } from './linear-imputation.ts';
 import { gaussianBlur, DEFAULT_BLUR_SIGMA, type TensorShape } from './occlusion.ts';
-import { mulberry32 } from '../numeric.ts';
+
+export { noisyLinearImpute };
 
 export type FaithfulnessFill = 'blur' | 'mean';
 
@@ -134,93 +136,6 @@ function curveInputs(base: Float32Array, into: Float32Array, order: Uint32Array,
   return out;
 }
 
-const NEIGHBOURS: readonly [number, number, number][] = [
-  [1, 1, 1 / 12], [0, 1, 1 / 6], [-1, 1, 1 / 12], [1, -1, 1 / 12], [0, -1, 1 / 6], [-1, -1, 1 / 12], [1, 0, 1 / 6], [-1, 0, 1 / 6],
-];
-
-/**
- * ROAD's noisy linear imputation (pytorch-grad-cam NoisyLinearImputer): the pixels with remove[p] = 1 get, per
- * channel, the solution of d_i·x_i − Σ_{removed j ~ i} w_ij x_j = Σ_{kept j ~ i} w_ij x_j, d_i = Σ of the in-image
- * neighbour weights, then + noise·N(0, 1). The matrix is symmetric positive definite when some pixel is kept, so
- * conjugate gradients solve it (to a relative residual of 1e-10).
- */
-export function noisyLinearImpute(input: Float32Array, shape: TensorShape, remove: Uint8Array, noise: number, next: () => number): Float32Array {
-  const { height: h, width: w } = shape;
-  const { cs, ps } = strides(shape);
-  const unknown: number[] = [];
-  const slot = new Int32Array(h * w).fill(-1);
-  for (let p = 0; p < h * w; p++) if (remove[p]) slot[p] = unknown.push(p) - 1;
-  const out = Float32Array.from(input);
-  const m = unknown.length;
-  if (m === 0) return out;
-  if (m === h * w) throw new RangeError('ROAD cannot impute every pixel of the image');
-  // Sparse rows: neighbours that are unknowns (column, weight), the diagonal, and the known part of b (per channel).
-  const diag = new Float64Array(m);
-  const cols: number[][] = [], weights: number[][] = [];
-  const known: [number, number][][] = [];
-  unknown.forEach((p, i) => {
-    const y = Math.floor(p / w), x = p % w;
-    cols.push([]);
-    weights.push([]);
-    known.push([]);
-    for (const [dy, dx, wt] of NEIGHBOURS) {
-      const yy = y + dy, xx = x + dx;
-      if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-      diag[i] += wt;
-      const q = yy * w + xx;
-      if (slot[q] >= 0) {
-        cols[i].push(slot[q]);
-        weights[i].push(wt);
-      } else {
-        known[i].push([q, wt]);
-      }
-    }
-  });
-  const apply = (v: Float64Array, out: Float64Array) => {
-    for (let i = 0; i < m; i++) {
-      let s = diag[i] * v[i];
-      const ci = cols[i], wi = weights[i];
-      for (let k = 0; k < ci.length; k++) s -= wi[k] * v[ci[k]];
-      out[i] = s;
-    }
-  };
-  const gauss = () => {
-    // Box-Muller on the seeded stream.
-    const u = 1 - next(), v = next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  };
-  for (let c = 0; c < shape.channels; c++) {
-    const b = new Float64Array(m);
-    for (let i = 0; i < m; i++) for (const [q, wt] of known[i]) b[i] += wt * input[c * cs + q * ps];
-    const x = conjugateGradient(apply, b, m);
-    for (let i = 0; i < m; i++) out[c * cs + unknown[i] * ps] = x[i] + (noise > 0 ? noise * gauss() : 0);
-  }
-  return out;
-}
-
-function conjugateGradient(apply: (v: Float64Array, out: Float64Array) => void, b: Float64Array, m: number): Float64Array {
-  const x = new Float64Array(m), r = Float64Array.from(b), p = Float64Array.from(b), ap = new Float64Array(m);
-  let rr = 0;
-  for (let i = 0; i < m; i++) rr += r[i] * r[i];
-  const stop = 1e-20 * Math.max(rr, 1e-30);
-  for (let iter = 0; iter < 10 * m + 100 && rr > stop; iter++) {
-    apply(p, ap);
-    let pap = 0;
-    for (let i = 0; i < m; i++) pap += p[i] * ap[i];
-    const alpha = rr / pap;
-    let next = 0;
-    for (let i = 0; i < m; i++) {
-      x[i] += alpha * p[i];
-      r[i] -= alpha * ap[i];
-      next += r[i] * r[i];
-    }
-    const beta = next / rr;
-    rr = next;
-    for (let i = 0; i < m; i++) p[i] = r[i] + beta * p[i];
-  }
-  return x;
-}
-
 /**
  * Pixels ROAD removes at share r: the first floor(r·N) of the map's order, MoRF from the top (descending, ties in
  * index order) and LeRF from the bottom (ascending, ties in index order), as Quantus's ROAD takes argsort(−a)[:k].
@@ -228,9 +143,18 @@ function conjugateGradient(apply: (v: Float64Array, out: Float64Array) => void, 
  * 0: at r = 0.9 the threshold is 0 and the whole image would be imputed.
  */
 export function roadMask(heatmap: Float32Array, share: number, order: 'morf' | 'lerf'): Uint8Array {
-  const ranked = order === 'morf' ? rankPixels(heatmap) : rankPixels(Float32Array.from(heatmap, (v) => -v));
-  const mask = new Uint8Array(heatmap.length);
-  const count = Math.floor(share * heatmap.length);
+  return prefixMask(roadOrder(heatmap, order), share);
+}
+
+/** The map's order for ROAD: descending (MoRF) or ascending (LeRF), ties in index order either way. */
+function roadOrder(heatmap: Float32Array, order: 'morf' | 'lerf'): Uint32Array {
+  return order === 'morf' ? rankPixels(heatmap) : rankPixels(Float32Array.from(heatmap, (v) => -v));
+}
+
+/** 1 on the first floor(share·N) pixels of `ranked`. */
+function prefixMask(ranked: Uint32Array, share: number): Uint8Array {
+  const mask = new Uint8Array(ranked.length);
+  const count = Math.floor(share * ranked.length);
   for (let i = 0; i < count; i++) mask[ranked[i]] = 1;
   return mask;
 }
@@ -266,7 +190,9 @@ export async function faithfulness(
     );
     const next = mulberry32(seed + 1);
     for (const kind of ['morf', 'lerf'] as const) {
-      for (const r of shares) inputs.push(noisyLinearImpute(item.input, shape, roadMask(item.heatmap, r, kind), options.roadNoise ?? DEFAULT_ROAD_NOISE, next));
+      // One sort per order, not per share.
+      const ranked = kind === 'morf' ? order : roadOrder(item.heatmap, 'lerf');
+      for (const r of shares) inputs.push(noisyLinearImpute(item.input, shape, prefixMask(ranked, r), options.roadNoise ?? DEFAULT_ROAD_NOISE, next));
     }
     return start;
   });

@@ -76,7 +76,7 @@ export interface Policy {
     /** The same in model-input pixels; at most one of the two. */
     pointingTolerancePx?: number;
     /** Deletion/insertion and ROAD options (analysis/faithfulness.ts); setting it runs them. */
-    faithfulness?: { steps?: number; fill?: 'blur' | 'mean'; blurSigma?: number; roadShares?: number[]; roadNoise?: number };
+    faithfulness?: { steps?: number; fill?: 'blur' | 'mean'; blurSigma?: number; roadShares?: number[]; roadNoise?: number; sample?: number };
   };
   /** The model-parameter randomization test of `heatgate sanity` (analysis/sanity.ts). */
   sanity?: SanityRule;

@@ -56,7 +56,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
     // The occlusion counterfactual is one more forward per batch: only when a rule reads one of its metrics.
     occlusion: wantsOcclusion(policy) && { fill: policy.analysis?.occlusionFill ?? 'mean' },
     // Faithfulness costs extra forward passes: only when the policy configures it or a rule names one of its metrics.
-    ...(wantsFaithfulness(policy) && { faithfulness: policy.analysis?.faithfulness ?? {} }),
+    ...(wantsFaithfulness(policy) && { faithfulness: policy.analysis?.faithfulness ?? {}, images: inputs.images }),
     ...(pointingTolerance(policy) && { pointingTolerance: pointingTolerance(policy) }),
   });
   const regionNotices = analyser.inputNotices(inputs.images);
@@ -96,7 +96,8 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
       context: { ...context, command: 'run (baseline model)' },
       overlays: false,
       saveRaw: false,
-      analyser,
+      // The baseline's faithfulness costs as much as the model's: only when a baseline rule reads it.
+      analyser: policy.baseline.some((r) => needsExtraPasses(r.metric)) ? analyser : analyser.withoutFaithfulness(),
       onModel,
     });
   }

@@ -1,3 +1,4 @@
+import { FAITHFULNESS_METRICS } from '../analysis/metrics/faithfulness.ts';
 import type { Summary } from '../gate/aggregator.ts';
 import { aggregateFor, percentile } from '../gate/aggregates.ts';
 import type { RuleResult, Verdict } from '../gate/verdict.ts';
@@ -81,10 +82,21 @@ function faithfulnessSection(summary: Summary): string {
     return `<figure class="curve"><figcaption><b>${e(which)}</b> <span class="mono">${e(sample.image)}</span>: deletionAuc ${e(formatNumber(sample.deletionAuc))}` +
       `${sample.insertionAuc === null ? '' : `, insertionAuc ${e(formatNumber(sample.insertionAuc))}`}</figcaption>${svg}</figure>`;
   };
+  // Every faithfulness metric that has values, over the images it ran on (a policy may sample them).
+  const rows = FAITHFULNESS_METRICS.filter((m) => (summary.overall.values[m.name]?.length ?? 0) > 0).map((m) => {
+    const values = summary.overall.values[m.name];
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    return `<tr><td class="mono">${e(m.name)}</td><td class="num">${e(formatNumber(mean))}</td><td class="num">${e(formatNumber(percentile(values, 50)))}</td>` +
+      `<td class="num">${values.length}</td><td>${m.higherIsBetter ? 'higher' : 'lower'}</td><td>${e(m.description)}</td></tr>`;
+  });
+  const table = rows.length === 0 ? '' :
+    '<div class="scroll"><table><thead><tr><th>Metric</th><th class="num">Mean</th><th class="num">Median</th><th class="num">Images</th><th>Better</th><th>Meaning</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table></div>`;
   return (
-    '<section id="faithfulness"><h2>Faithfulness<span class="sub">target-class probability as pixels are removed or inserted (Petsiuk et al. 2018)</span></h2>' +
-    '<p class="note">A faithful map makes the deletion curve fall early and the insertion curve rise early. The worst image is the one whose deletion AUC is highest.</p>' +
-    `<div class="curves" style="display:flex;flex-wrap:wrap;gap:16px">${chart('worst', c.worst)}${chart('median', c.median)}</div></section>`
+    '<section id="faithfulness"><h2>Faithfulness<span class="sub">does the map rank what the model uses? deletion/insertion (Petsiuk et al. 2018), ROAD (Rong et al. 2022)</span></h2>' +
+    '<p class="note">Faithfulness says whether the heatmap explains the model, not whether the model is right: a model that reads a shortcut can have a faithful map of that shortcut. ' +
+    'A faithful map makes the deletion curve fall early and the insertion curve rise early; "vs random" and ROAD combined are above 0 when its order beats chance. The worst image is the one whose deletion AUC is highest.</p>' +
+    `${table}<div class="curves" style="display:flex;flex-wrap:wrap;gap:16px">${chart('worst', c.worst)}${chart('median', c.median)}</div></section>`
   );
 }
 

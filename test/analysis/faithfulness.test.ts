@@ -1,11 +1,12 @@
 // Faithfulness metrics by hand: tiny inputs whose curves, AUCs, percentiles and imputations are worked out on paper.
 import { describe, expect, it } from 'vitest';
-import { createAnalyser } from '../../src/analysis/analyser.ts';
+import { createAnalyser, sampleEvenly } from '../../src/analysis/analyser.ts';
 import { curveAuc, faithfulness, fillImage, noisyLinearImpute, randomOrder, rankPixels, roadMask } from '../../src/analysis/faithfulness.ts';
 import { createMetricContext } from '../../src/analysis/metrics/context.ts';
 import { computeMetrics } from '../../src/analysis/metrics/registry.ts';
 import type { TensorShape } from '../../src/analysis/occlusion.ts';
 import { parsePolicy, PolicyError } from '../../src/gate/policy.ts';
+import { mulberry32 } from '../../src/numeric.ts';
 
 const shape2x2: TensorShape = { layout: 'CHW', channels: 1, height: 2, width: 2 };
 /** A "model" whose class-0 probability is the input's sum / 8 (class 1 gets the rest). */
@@ -110,10 +111,106 @@ describe('faithfulness by hand', () => {
     expect(b.record.curves).toEqual({ deletion: [0.5, 0.125, 0.25, 0.375, 0.5], insertion: [0.5, 0.875, 0.75, 0.625, 0.5] });
   });
 
+  it('imputation equals a dense direct solve of the same system on irregular masks, CHW and HWC, down to float32', () => {
+    // The system written out densely from its definition (PGC setup_sparse_system) and solved by Gaussian elimination.
+    const direct = (plane: Float64Array, h: number, w: number, remove: Uint8Array): Float64Array => {
+      const unknown = [...remove.keys()].filter((p) => remove[p]);
+      const m = unknown.length, at = new Map(unknown.map((p, i) => [p, i]));
+      const a = Array.from({ length: m }, () => new Float64Array(m + 1));
+      unknown.forEach((p, i) => {
+        const y = Math.floor(p / w), x = p % w;
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            if ((!dy && !dx) || y + dy < 0 || y + dy >= h || x + dx < 0 || x + dx >= w) continue;
+            const wt = dy && dx ? 1 / 12 : 1 / 6, q = (y + dy) * w + x + dx;
+            a[i][i] += wt;
+            if (at.has(q)) a[i][at.get(q)!] -= wt;
+            else a[i][m] += wt * plane[q];
+          }
+        }
+      });
+      for (let k = 0; k < m; k++) {
+        for (let i = k + 1; i < m; i++) {
+          const f = a[i][k] / a[k][k];
+          for (let j = k; j <= m; j++) a[i][j] -= f * a[k][j];
+        }
+      }
+      const x = new Float64Array(m);
+      for (let i = m - 1; i >= 0; i--) {
+        let s = a[i][m];
+        for (let j = i + 1; j < m; j++) s -= a[i][j] * x[j];
+        x[i] = s / a[i][i];
+      }
+      const out = Float64Array.from(plane);
+      unknown.forEach((p, i) => (out[p] = x[i]));
+      return out;
+    };
+    const rand = mulberry32(7);
+    const h = 17, w = 21, n = h * w;
+    // Blobs, a full-height band (touching two borders), scattered single pixels, and all but a few pixels.
+    const masks = [
+      Uint8Array.from({ length: n }, (_, p) => (Math.hypot(Math.floor(p / w) - 5, (p % w) - 6) < 4 || Math.hypot(Math.floor(p / w) - 13, (p % w) - 17) < 4 ? 1 : 0)),
+      Uint8Array.from({ length: n }, (_, p) => ((p % w) >= 3 && (p % w) < 9 ? 1 : 0)),
+      Uint8Array.from({ length: n }, () => (rand() < 0.3 ? 1 : 0)),
+      Uint8Array.from({ length: n }, (_, p) => (p % 61 === 5 ? 0 : 1)),
+    ];
+    for (const layout of ['CHW', 'HWC'] as const) {
+      const shape: TensorShape = { layout, channels: 3, height: h, width: w };
+      const x = Float32Array.from({ length: 3 * n }, () => rand() * 4 - 2);
+      masks.forEach((mask, k) => {
+        const ours = noisyLinearImpute(x, shape, mask, 0, Math.random);
+        for (let c = 0; c < 3; c++) {
+          const at = (p: number) => (layout === 'CHW' ? c * n + p : p * 3 + c);
+          const want = direct(Float64Array.from({ length: n }, (_, p) => x[at(p)]), h, w, mask);
+          let worst = 0;
+          for (let p = 0; p < n; p++) worst = Math.max(worst, Math.abs(ours[at(p)] - want[p]));
+          expect(worst, `${layout} mask ${k} channel ${c}`).toBeLessThan(1e-6);
+        }
+      });
+    }
+  });
+
+  it('a sample spreads evenly over the run\'s images; the analyser runs the passes on those only, and not for a baseline that skips them', async () => {
+    const names = Array.from({ length: 48 }, (_, i) => `f${String(i).padStart(2, '0')}.png`);
+    // The middle of each of 4 runs of 12: 6, 18, 30, 42.
+    expect(sampleEvenly(names, 4)).toEqual(['f06.png', 'f18.png', 'f30.png', 'f42.png']);
+    expect(sampleEvenly(names.slice(0, 3), 4)).toEqual(names.slice(0, 3));
+    expect(sampleEvenly(['a', 'b', 'c'], 1)).toEqual(['b']);
+    let inputs = 0;
+    const explainer = {
+      inputShape: { channels: 1, height: 2, width: 2, layout: 'NCHW' as const },
+      model: { outputIsProbability: true },
+      predict: async (xs: Float32Array[]) => ((inputs += xs.length), sumModel(xs)),
+    };
+    const item = (image: string) => ({
+      image,
+      prepared: { tensor: Float32Array.of(4, 0, 0, 0), geometry: { dstHeight: 2, dstWidth: 2 } },
+      explanation: { cam: Float32Array.of(0.9, 0.1, 0.5, 0.3), camHeight: 2, camWidth: 2, logits: Float32Array.of(0.5, 0.5), target: 0, predicted: 0 },
+      record: { image } as Record<string, unknown>,
+    });
+    const options = { occlusion: false as const, faithfulness: { steps: 4, fill: 'mean' as const, roadShares: [0.25], roadNoise: 0, sample: 2 }, images: ['a', 'b', 'c', 'd'] };
+    const analyser = await createAnalyser(options);
+    const items = ['a', 'b', 'c', 'd'].map(item);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await analyser.analyse(items as any, explainer as any);
+    expect(inputs).toBe(2 * 22); // b and d (the middles of a,b and c,d): 4 curves x 5 steps + 2 ROAD each
+    expect(items.map((i) => (i.record.metrics as Record<string, number | null>).deletionAuc)).toEqual([null, 0.3125, null, 0.3125].map((v) => (v === null ? null : expect.closeTo(v, 6))));
+    expect(items.map((i) => 'curves' in i.record)).toEqual([false, true, false, true]);
+    inputs = 0;
+    const baseline = items.map((i) => item(i.image));
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await analyser.withoutFaithfulness().analyse(baseline as any, explainer as any);
+    expect(inputs).toBe(0);
+    expect(baseline[1].record.metrics).not.toHaveProperty('deletionAuc');
+    expect(baseline[1].record.metrics).toHaveProperty('sparseness');
+    await expect(createAnalyser({ ...options, images: undefined })).rejects.toThrow(/image list/);
+  });
+
   it('the policy validates analysis.faithfulness and its thresholds against the declared ranges', () => {
     const ok = parsePolicy('version: 1\nanalysis: {faithfulness: {steps: 8, fill: mean, roadShares: [0.2, 0.8], roadNoise: 0}}\n', 'p.yaml');
     expect(ok.analysis?.faithfulness).toEqual({ steps: 8, fill: 'mean', roadShares: [0.2, 0.8], roadNoise: 0 });
-    for (const bad of ['{steps: 0}', '{fill: zero}', '{roadShares: [1]}', '{roadNoise: -1}', '{blurSigma: 0}', '{extra: 1}']) {
+    expect(parsePolicy('version: 1\nanalysis: {faithfulness: {sample: 4}}\n', 'p.yaml').analysis?.faithfulness).toEqual({ sample: 4 });
+    for (const bad of ['{steps: 0}', '{fill: zero}', '{roadShares: [1]}', '{roadNoise: -1}', '{blurSigma: 0}', '{extra: 1}', '{sample: 0}', '{sample: 2.5}']) {
       expect(() => parsePolicy(`version: 1\nanalysis: {faithfulness: ${bad}}\n`, 'p.yaml'), bad).toThrow(PolicyError);
     }
     expect(() => parsePolicy('version: 1\nrules: [{name: d, metric: deletionAuc, aggregate: mean, max: 1.5}]\n', 'p.yaml')).toThrow(PolicyError);

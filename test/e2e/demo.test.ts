@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
+import { parsePolicy } from '../../src/gate/policy.ts';
 import type { Verdict } from '../../src/gate/verdict.ts';
 
 const EXAMPLE = path.resolve('examples/underpass');
@@ -75,6 +76,49 @@ describe('heatgate demo (npm start)', () => {
       expect(await readFile(path.join(out, model, 'report.html'), 'utf8')).toContain('<html');
     }
     expect(await readFile(path.join(out, 'shortcut', 'summary.md'), 'utf8')).toMatch(/mean-invalid-mass/);
+  });
+});
+
+describe('the demo report shows faithfulness', () => {
+  const FAITHFUL_RULES = ['map-beats-random-deletion', 'map-beats-random-insertion', 'road-most-relevant-hurts-more'];
+  const FAITHFUL_METRICS = ['deletionAuc', 'insertionAuc', 'deletionVsRandom', 'insertionVsRandom', 'roadMorf', 'roadLerf', 'roadCombined'];
+
+  it('the demo policy is the default policy plus faithfulness warnings, so the verdicts stay the default policy\'s', async () => {
+    const demo = parsePolicy(await readFile(path.join(EXAMPLE, 'demo-policy.yaml'), 'utf8'), 'demo-policy.yaml');
+    const base = parsePolicy(await readFile('src/gate/default-policy.yaml', 'utf8'), 'default-policy.yaml');
+    // Everything but where in the file a rule stands.
+    const rule = ({ location, ...r }: { location?: unknown }) => (void location, r);
+    expect(demo.rules.slice(0, base.rules.length).map(rule)).toEqual(base.rules.map(rule));
+    expect(demo.baseline.map(rule)).toEqual(base.baseline.map(rule));
+    expect([demo.minImages, demo.errorBudget]).toEqual([base.minImages, base.errorBudget]);
+    expect(demo.rules.slice(base.rules.length).map((r) => [r.name, r.severity])).toEqual(FAITHFUL_RULES.map((n) => [n, 'warn']));
+  });
+
+  it('both models: finite faithfulness numbers on the sampled frames, in verdict.json, summary.md and report.html with the curves', async () => {
+    for (const model of ['clean', 'shortcut']) {
+      const dir = path.join(out, model);
+      const v = await verdict(dir);
+      for (const name of FAITHFUL_RULES) {
+        const rule = outcome(v, name)!;
+        expect(rule.outcome, `${model} ${name}`).toBe('pass'); // both models' maps beat a random order
+        expect(Number.isFinite(rule.measured)).toBe(true);
+        expect(rule.computed).toBe(4);
+      }
+      const rows = (await readFile(path.join(dir, 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const sampled = rows.filter((r) => r.metrics.deletionAuc !== null);
+      expect(sampled.map((r) => r.image)).toEqual(['frame_0006.png', 'frame_0018.png', 'frame_0030.png', 'frame_0042.png']);
+      for (const r of sampled) for (const m of FAITHFUL_METRICS) expect(Number.isFinite(r.metrics[m]), `${model} ${r.image} ${m}`).toBe(true);
+      const summary = await readFile(path.join(dir, 'summary.md'), 'utf8');
+      for (const name of FAITHFUL_RULES) expect(summary).toMatch(new RegExp(`\\| pass \\| ${name} \\| .*\\| -?\\d\\.\\d+ \\| .*4 of 48`));
+      const html = await readFile(path.join(dir, 'report.html'), 'utf8');
+      const section = html.slice(html.indexOf('<section id="faithfulness">'), html.indexOf('</section>', html.indexOf('<section id="faithfulness">')));
+      expect(section).toContain('<svg');
+      expect(section).toMatch(/worst.*deletionAuc \d\.\d+/);
+      for (const m of FAITHFUL_METRICS) expect(section).toMatch(new RegExp(`${m}</td><td class="num">-?\\d\\.\\d+</td>`));
+    }
+    // The baseline model's faithfulness is read by no rule: not computed.
+    const baseline = (await readFile(path.join(out, 'shortcut', 'baseline', 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(baseline.every((r) => !('deletionAuc' in r.metrics))).toBe(true);
   });
 });
 

@@ -8,8 +8,9 @@ import type { HeatgateCommand } from './types.ts';
 const EXAMPLE = fileURLToPath(new URL('../../../examples/underpass/', import.meta.url));
 
 /**
- * The paper's scenario on the bundled underpass footage (examples/underpass): the clean model passes the default
- * policy; the shortcut model, as accurate, fails it, also against the clean model as its baseline.
+ * The paper's scenario on the bundled underpass footage (examples/underpass): the clean model passes the demo policy
+ * (the default rules plus faithfulness warnings, examples/underpass/demo-policy.yaml); the shortcut model, as
+ * accurate, fails it, also against the clean model as its baseline.
  */
 export const demoCommand: HeatgateCommand = {
   command: 'demo',
@@ -22,15 +23,16 @@ export const demoCommand: HeatgateCommand = {
       labels: path.join(EXAMPLE, 'labels.csv'),
       invalidMasks: path.join(EXAMPLE, 'invalid'),
       roiMasks: path.join(EXAMPLE, 'roi'),
+      policy: path.join(EXAMPLE, 'demo-policy.yaml'),
       quiet: true,
     };
     const say = (text: string) => process.stdout.write(text);
     say('heatgate demo: a CCTV classifier for a pedestrian underpass (Borg et al. 2021). Both models are 100% accurate\n' +
       'on this footage; one of them reads the recorder\'s REC dot in the timestamp overlay instead of looking for people.\n\n');
-    say(`1. clean model (${path.join(EXAMPLE, 'models/clean.onnx')}), default policy:\n`);
+    say(`1. clean model (${path.join(EXAMPLE, 'models/clean.onnx')}), demo policy (${common.policy}: the default rules plus faithfulness warnings):\n`);
     const clean = await runGate({ ...common, model: path.join(EXAMPLE, 'models/clean.onnx'), out: path.join(out, 'clean') });
     say(describeRun(clean));
-    say(`\n2. shortcut model (${path.join(EXAMPLE, 'models/shortcut.onnx')}), default policy, clean model as the baseline:\n`);
+    say(`\n2. shortcut model (${path.join(EXAMPLE, 'models/shortcut.onnx')}), demo policy, clean model as the baseline:\n`);
     const shortcut = await runGate({
       ...common,
       model: path.join(EXAMPLE, 'models/shortcut.onnx'),

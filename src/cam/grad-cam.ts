@@ -1,4 +1,4 @@
-import { reduceMean } from '../autodiff/emit.ts';
+import { reduceMean, reduceSum } from '../autodiff/emit.ts';
 import { perChannel, requireGradients, weightedSum, type CamMethod } from './base.ts';
 
 /** Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391, eq. 1-2: w_c = mean_hw dS/dA_c; map = ReLU(Σ_c w_c A_c). */
@@ -21,8 +21,12 @@ export const gradCam: CamMethod = {
     const [spatial, channel] = layout === 'NCHW' ? [[2, 3], 1] : [[1, 2], 3];
     // dA that is constant over space (a pooled head gives it as [N, C, 1, 1]) is its own spatial mean.
     const weights = spatial.every((a) => gradientDims[a] === 1) ? gradient : reduceMean(ops, gradient, spatial, true);
-    // Σ_c w_c·A_c as one batched MatMul ([N, 1, C] x [N, C, hw] or [N, hw, C] x [N, C, 1]): no [N, C, h, w] product.
     const [h, w, c] = [activationDims[spatial[0]], activationDims[spatial[1]], activationDims[channel]];
+    if (gradientDims[channel] !== c) {
+      // dA constant across channels (a head that sums them first): one weight broadcast over all channels.
+      return ops.op('Relu', [reduceSum(ops, ops.op('Mul', [activation, weights], {}, 'weighted'), [channel], false)], {}, 'cam');
+    }
+    // Σ_c w_c·A_c as one batched MatMul ([N, 1, C] x [N, C, hw] or [N, hw, C] x [N, C, 1]): no [N, C, h, w] product.
     const flat = ops.op('Reshape', [activation, ops.constant(layout === 'NCHW' ? [0, c, h * w] : [0, h * w, c], 'int64')], {}, 'a_flat');
     const sum = layout === 'NCHW'
       ? ops.op('MatMul', [ops.op('Reshape', [weights, ops.constant([0, 1, c], 'int64')], {}, 'w_row'), flat], {}, 'sum')

@@ -15,6 +15,7 @@ import { onnx } from '../../src/onnx/proto.ts';
 import { InputError } from '../../src/errors.ts';
 import { saveModel } from '../../src/onnx/model.ts';
 import { rng, tinyCnn, type TinyCnn } from '../helpers/tiny-models.ts';
+import { makeTensor, toNodeProto } from '../../src/onnx/builder.ts';
 
 const S = 8;
 const C = 4;
@@ -164,6 +165,29 @@ describe('Explainer on a tiny CNN (closed-form references)', () => {
       expectClose(r.cam, b[i].cam, 1e-5);
       // The closed form: w_c = W_fc[t, c] / (h·w) on the NCHW activation (the NHWC one holds the same values).
       expectClose(r.cam, weighted(forward(tiny, images[i]).acts, (c) => tiny.fcW[r.target * C + c] / (S * S)));
+    });
+  });
+
+  it('Grad-CAM in the session when the head sums the channels before pooling (dA the same for every channel)', async () => {
+    const tiny = tinyCnn({ size: S, channels: C, classes: K, seed: 7 });
+    const graph = tiny.model.graph!;
+    // act -> ReduceSum over channels -> GlobalAveragePool -> Flatten -> Gemm with a [K, 1] weight.
+    graph.node!.splice(2, 0, toNodeProto({ opType: 'ReduceSum', inputs: ['act', 'channel_axis'], outputs: ['summed'], attributes: { keepdims: 1 } }));
+    graph.node![3].input = ['summed'];
+    const fcW = Float32Array.from({ length: K }, (_, k) => [0.7, -0.4, 0.2][k]);
+    graph.initializer = [...graph.initializer!.filter((t) => t.name !== 'fc.w'), makeTensor('fc.w', 'float32', [K, 1], fcW), makeTensor('channel_axis', 'int64', [1], [1])];
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-chsum-')), 'tiny.onnx');
+    await saveModel(tiny.model, file);
+    const images = [image(41), image(42)];
+    const inGraph = await Explainer.create(file, { method: 'gradcam', layers: ['act'] });
+    const inJs = await Explainer.create(file, { method: 'gradcam', layers: ['act'], inGraph: false });
+    const a = await inGraph.explain(images, [0, 2]);
+    const b = await inJs.explain(images, [0, 2]);
+    await inGraph.release();
+    await inJs.release();
+    a.forEach((r, i) => {
+      expectClose(r.cam, b[i].cam, 1e-5);
+      expectClose(r.cam, weighted(forward(tiny, images[i]).acts, () => fcW[r.target] / (S * S)));
     });
   });
 

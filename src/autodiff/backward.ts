@@ -15,8 +15,8 @@ export interface BackwardRequest {
   from: string;
   /** The score tensor (e.g. logits [N, C]). */
   to: string;
-  /** A tensor the caller produces holding dScore/d`to`, same shape as `to`. */
-  seed: string;
+  /** dScore/d`to`: a tensor the caller produces (same shape as `to`), or the class indices of a one-hot seed. */
+  seed: string | OneHotSeed;
   /** Probe dims/dtypes of the tensors on the path and their other inputs (initializers may be left out). */
   shapes: ReadonlyMap<string, TensorInfo>;
   opset: number;
@@ -24,14 +24,36 @@ export interface BackwardRequest {
   file: string;
   /** Name prefix for emitted tensors, unique in the graph. */
   prefix?: string;
+  /**
+   * The caller takes dA with size-1 axes where it is constant along A's (after a global pool: [N, C, 1, 1]), and
+   * broadcasts it itself; `gradientDims` says which. Default: dA is expanded to A's shape.
+   */
+  broadcastGradient?: boolean;
+}
+
+/**
+ * A one-hot seed, dScore/d`to`[n, c] = [c == classes[n]] for `to` [N, C] (the score of one class per image). Rules
+ * that can use it gather the selected rows instead (Gemm: a row of the weight); elsewhere it is emitted as OneHot.
+ */
+export interface OneHotSeed {
+  /** An int64 [N] tensor the caller produces. */
+  classes: string;
 }
 
 export interface BackwardResult {
   nodes: onnx.NodeProto[];
   initializers: onnx.TensorProto[];
-  /** dScore/dA, same shape as `from`. */
+  /** dScore/dA: same shape as `from`, or with `broadcastGradient` size 1 along the axes it is constant on. */
   gradient: string;
+  /** Probe dims of `gradient`. */
+  gradientDims: readonly number[];
 }
+
+/**
+ * A contribution to a tensor's gradient: a tensor, with its probe dims while it still has to be expanded to the
+ * forward tensor's shape; or the one-hot seed, emitted as OneHot only when a rule asks for it dense.
+ */
+type Grad = { name: string; expandFrom?: readonly number[] } | { classes: string };
 
 const ORT_TYPES: Record<string, number> = {
   float32: DataType.FLOAT, float64: DataType.DOUBLE, float16: DataType.FLOAT16, int64: DataType.INT64,
@@ -60,16 +82,35 @@ export function buildBackward(req: BackwardRequest): BackwardResult {
     for (const out of node.output ?? []) if (out && isFloatType(info.elemType(out))) flows.add(out);
   }
 
-  const contributions = new Map<string, string[]>();
+  const contributions = new Map<string, Grad[]>();
   const driverOps = emitter.scoped('', () => 'float32');
   /** The summed gradient of `tensor` (one Sum node for fan-out), or undefined when nothing flows into it. */
-  const accumulated = (tensor: string): string | undefined => {
+  const accumulated = (tensor: string): Grad | undefined => {
     const list = contributions.get(tensor);
     if (!list || list.length === 0) return undefined;
-    if (list.length > 1) contributions.set(tensor, [driverOps.op('Sum', list, {}, `acc/${tensor}`)]);
+    if (list.length > 1) {
+      const parts = list.map((g) => g as Exclude<Grad, { classes: string }>); // the one-hot seed has no other contributions
+      const sum = driverOps.op('Sum', parts.map((g) => g.name), {}, `acc/${tensor}`);
+      // Sum broadcasts: the total still needs expanding only along axes every part has at size 1.
+      const compact = parts.every((g) => g.expandFrom) ? parts.map((g) => g.expandFrom!).reduce((a, b) => a.map((d, k) => Math.max(d, b[k]))) : undefined;
+      contributions.set(tensor, [compactOrDense(sum, compact, info.dims(tensor, tensor))]);
+    }
     return contributions.get(tensor)![0];
   };
-  if (flows.has(req.to)) contributions.set(req.to, [req.seed]);
+  /** The gradient as a tensor of `tensor`'s full shape: the one-hot seed emitted, a compact gradient expanded. */
+  const dense = (tensor: string, grad: Grad, ops: Ops): string => {
+    if ('classes' in grad) {
+      const depth = ops.constant([info.dims(tensor, tensor)[1]], 'int64');
+      return ops.op('OneHot', [grad.classes, depth, ops.constant([0, 1])], { axis: -1 }, 'seed');
+    }
+    if (!grad.expandFrom) return grad.name;
+    // Expand broadcasts the batch axis from the gradient itself when the gradient kept it, so the target shape can be
+    // a constant [1, ...] and the forward tensor need not be read.
+    const full = info.dims(tensor, tensor);
+    const shape = grad.expandFrom[0] === full[0] ? driverOps.constant([1, ...full.slice(1)], 'int64') : driverOps.op('Shape', [tensor], {}, 'shape');
+    return driverOps.op('Expand', [grad.name, shape], {}, `expand/${tensor}`);
+  };
+  if (flows.has(req.to)) contributions.set(req.to, [typeof req.seed === 'string' ? { name: req.seed } : { classes: req.seed.classes }]);
 
   const position = new Map((req.graph.node ?? []).map((n, i) => [n, i]));
   for (const node of [...head].reverse()) {
@@ -96,10 +137,13 @@ export function buildBackward(req: BackwardRequest): BackwardResult {
       gradOutput: (i) => {
         const out = node.output?.[i] ?? '';
         const got = accumulated(out);
-        if (got) return got;
-        const zeros = zerosLike(ops, out, info.elemType(out));
-        contributions.set(out, [zeros]);
-        return zeros;
+        const name = got ? dense(out, got, ops) : zerosLike(ops, out, info.elemType(out));
+        contributions.set(out, [{ name }]);
+        return name;
+      },
+      gradOutputClasses: (i) => {
+        const got = accumulated(node.output?.[i] ?? '');
+        return got && 'classes' in got ? got.classes : undefined;
       },
       needsGrad: needs,
       op: ops.op,
@@ -117,14 +161,26 @@ export function buildBackward(req: BackwardRequest): BackwardResult {
       if (grad === null || grad === undefined) return fail(`no gradient for input ${i} ("${input}"), which depends on the target activation`);
       const from = result.broadcastFrom?.[i];
       const reduced = from ? unbroadcast(ops, grad, from, input, info.dims(input, nodeName)) : grad;
-      contributions.set(input, [...(contributions.get(input) ?? []), reduced]);
+      const contribution = compactOrDense(reduced, result.expandFrom?.[i] ?? undefined, info.dims(input, nodeName));
+      contributions.set(input, [...(contributions.get(input) ?? []), contribution]);
     });
   }
 
-  const total = accumulated(req.from) ?? zerosLike(driverOps, req.from, info.elemType(req.from));
+  const fromDims = info.dims(req.from, req.from);
+  const final = accumulated(req.from);
+  let total: string;
+  let gradientDims = fromDims;
+  if (!final) total = zerosLike(driverOps, req.from, info.elemType(req.from));
+  else if ('expandFrom' in final && final.expandFrom && req.broadcastGradient) [total, gradientDims] = [final.name, final.expandFrom];
+  else total = dense(req.from, final, emitter.scoped('', () => (info.elemType(req.from) === DataType.DOUBLE ? 'float64' : 'float32')));
   const gradient = `${prefix}d_${req.from}`;
   emitter.nodes.push(toNodeProto({ opType: 'Identity', inputs: [total], outputs: [gradient] }));
-  return { nodes: emitter.nodes, initializers: emitter.initializers, gradient };
+  return { nodes: emitter.nodes, initializers: emitter.initializers, gradient, gradientDims };
+}
+
+/** A contribution that still needs expanding (`compact`: its probe dims) unless those are already the full dims. */
+function compactOrDense(name: string, compact: readonly number[] | undefined, full: readonly number[]): Grad {
+  return compact && compact.some((d, k) => d !== full[k]) ? { name, expandFrom: compact } : { name };
 }
 
 /** Sums the axes `grad` (probe dims `from`) has beyond the input's dims `to` (numpy broadcasting, right-aligned). */

@@ -18,6 +18,12 @@ export interface GradContext {
   output(i: number): string;
   /** dScore/d(output i); zeros (of the output's runtime shape) when nothing flows into that output. */
   gradOutput(i: number): string;
+  /**
+   * When output i's gradient is exactly the caller's one-hot seed: its class indices (int64 [N]), so a rule can
+   * gather the rows the one-hot matrix would select instead of multiplying by it. Undefined otherwise; gradOutput(i)
+   * still gives the dense seed.
+   */
+  gradOutputClasses(i: number): string | undefined;
   /** Whether input i depends on the target activation through float tensors (so it wants a gradient). */
   needsGrad(i: number): boolean;
   /** Emits one node and returns its (single) output name; `label` makes the name readable. */
@@ -44,6 +50,12 @@ export interface GradContext {
 export interface GradResult {
   grads: (string | null)[];
   broadcastFrom?: (readonly number[] | null)[];
+  /**
+   * `expandFrom[i]` gives the probe dims grads[i] has when it still has size-1 axes where input i is larger: it
+   * stands for its broadcast to input i's shape. The driver expands it only where a consumer needs the full tensor
+   * (another rule, or a caller that did not ask for `broadcastGradient`).
+   */
+  expandFrom?: (readonly number[] | null)[];
 }
 
 export type GradRule = (ctx: GradContext) => GradResult;

@@ -14,7 +14,7 @@ export const CLASS_OUTPUT = 'heatgate_class';
 export interface AugmentedLayer {
   layer: LayerCandidate;
   activation: string;
-  /** dScore/dA; absent for gradient-free augmentation. */
+  /** dScore/dA; absent for gradient-free augmentation. With an in-graph reduction it may broadcast to A (see ReductionInputs). */
   gradient?: string;
   /** The method's raw map [N, h, w] when the method reduces in the graph (then A and dA stay inside the session). */
   cam?: string;
@@ -27,8 +27,23 @@ export interface GraphOps {
   constant(value: number | readonly number[], dtype?: 'float' | 'int64', dims?: readonly number[]): string;
 }
 
-/** A method's map as ONNX nodes: A and dA of one layer (its layout) in, the raw map [N, h, w] after ReLU out. */
-export type GraphReduction = (ops: GraphOps, activation: string, gradient: string, layout: 'NCHW' | 'NHWC') => string;
+/** What a method's in-graph reduction reads: A and dA of one layer. */
+export interface ReductionInputs {
+  /** A, in `layout`. */
+  activation: string;
+  /**
+   * dScore/dA. Where `gradientDims` has 1 and `activationDims` does not, dA is constant along that axis and given
+   * once (after a global pool: [N, C, 1, 1]); it broadcasts to A.
+   */
+  gradient: string;
+  /** Probe dims (axis 0 is the batch, dynamic at run time). */
+  activationDims: readonly number[];
+  gradientDims: readonly number[];
+  layout: 'NCHW' | 'NHWC';
+}
+
+/** A method's map as ONNX nodes: A and dA of one layer in, the raw map [N, h, w] after ReLU out. */
+export type GraphReduction = (ops: GraphOps, inputs: ReductionInputs) => string;
 
 export interface AugmentedModel {
   bytes: Uint8Array;
@@ -41,8 +56,9 @@ export interface AugmentedModel {
 /**
  * Rewrites the classifier so one run returns logits, the target activations and, with gradients, dScore/dA:
  *   target (int64 [N], < 0 = predicted) → class = Where(target < 0, ArgMax(logits), target)
- *   seed = OneHot(class, C) = dScore/dlogits → backward of the head → dA
- * The user's model object is not modified.
+ *   dScore/dlogits = one-hot(class) → backward of the head → dA
+ * The seed goes to the backward as class indices: a Gemm classifier turns it into one Gather of its weight rows, and
+ * a one-hot matrix is built only for heads that need it dense. The user's model object is not modified.
  */
 export function augmentModel(
   model: InspectedModel,
@@ -68,21 +84,13 @@ export function augmentModel(
   if (withGradients) {
     const p = 'heatgate/';
     inputs.push(makeValueInfo(TARGET_INPUT, DataType.INT64, ['N']));
-    initializers.push(
-      makeTensor(`${p}zero`, 'int64', [], [0]),
-      makeTensor(`${p}one_hot_values`, 'float32', [2], [0, 1]),
-      makeTensor(`${p}class_axis_start`, 'int64', [1], [1]),
-      makeTensor(`${p}class_axis_end`, 'int64', [1], [2]),
-    );
-    const seedSpecs: NodeSpec[] = [
+    initializers.push(makeTensor(`${p}zero`, 'int64', [], [0]));
+    const classSpecs: NodeSpec[] = [
       { opType: 'ArgMax', inputs: [model.logits], outputs: [`${p}argmax`], attributes: { axis: 1, keepdims: 0 } },
       { opType: 'Less', inputs: [TARGET_INPUT, `${p}zero`], outputs: [`${p}use_predicted`] },
       { opType: 'Where', inputs: [`${p}use_predicted`, `${p}argmax`, TARGET_INPUT], outputs: [CLASS_OUTPUT] },
-      { opType: 'Shape', inputs: [model.logits], outputs: [`${p}logits_shape`] },
-      { opType: 'Slice', inputs: [`${p}logits_shape`, `${p}class_axis_start`, `${p}class_axis_end`], outputs: [`${p}depth`] },
-      { opType: 'OneHot', inputs: [CLASS_OUTPUT, `${p}depth`, `${p}one_hot_values`], outputs: [`${p}seed`], attributes: { axis: -1 } },
     ];
-    nodes.push(...seedSpecs.map(toNodeProto));
+    nodes.push(...classSpecs.map(toNodeProto));
     addOutput(CLASS_OUTPUT);
     augmented.forEach((l, i) => {
       const result = buildBackward({
@@ -90,11 +98,13 @@ export function augmentModel(
         index: model.index,
         from: l.activation,
         to: model.logits,
-        seed: `${p}seed`,
+        seed: { classes: CLASS_OUTPUT },
         shapes: model.shapes,
         opset: model.loaded.opset,
         file: model.loaded.file,
         prefix: `heatgate_grad${i}/`,
+        // A reduction inside the session broadcasts dA itself (Grad-CAM's channel means of a pooled head's dA are dA).
+        broadcastGradient: reduction !== undefined,
       });
       nodes.push(...result.nodes);
       initializers.push(...result.initializers);
@@ -102,7 +112,9 @@ export function augmentModel(
       if (reduction) {
         const ops = graphOps(`heatgate_cam${i}/`, model.loaded.opset, nodes, initializers);
         if (l.layer.layout === 'tokens') throw new Error(`in-graph reductions take 4-D maps; ${l.layer.tensor} holds tokens`);
-        l.cam = reduction(ops, l.activation, result.gradient, l.layer.layout);
+        const activationDims = model.shapes.get(l.activation)?.dims;
+        if (!activationDims) throw new Error(`no probed shape for the target activation ${l.activation}`);
+        l.cam = reduction(ops, { activation: l.activation, gradient: result.gradient, activationDims, gradientDims: result.gradientDims, layout: l.layer.layout });
         addOutput(l.cam);
       } else {
         addOutput(result.gradient);

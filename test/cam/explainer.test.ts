@@ -6,10 +6,16 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { augmentModel } from '../../src/cam/augment.ts';
 import { Explainer } from '../../src/cam/explainer.ts';
+import { gradCam } from '../../src/cam/grad-cam.ts';
+import { inspectModel } from '../../src/onnx/inspect.ts';
+import { chooseLayers } from '../../src/onnx/layers.ts';
+import { onnx } from '../../src/onnx/proto.ts';
 import { InputError } from '../../src/errors.ts';
 import { saveModel } from '../../src/onnx/model.ts';
 import { rng, tinyCnn, type TinyCnn } from '../helpers/tiny-models.ts';
+import { makeTensor, toNodeProto } from '../../src/onnx/builder.ts';
 
 const S = 8;
 const C = 4;
@@ -128,6 +134,60 @@ describe('Explainer on a tiny CNN (closed-form references)', () => {
     a.forEach((r, i) => {
       expect(r.target).toBe(b[i].target);
       expectClose(r.cam, b[i].cam, 1e-5);
+    });
+  });
+
+  it.each([
+    [false, 'act', true],
+    [true, 'act_nhwc', true],
+    [true, 'act', false],
+  ] as const)('Grad-CAM in the session (channels-last %s, layer %s): the seed gathers a classifier row, dA after the pool is not expanded (%s), maps equal the JS reduction', async (channelsLast, layer, pooled) => {
+    const tiny = tinyCnn({ size: S, channels: C, classes: K, channelsLast, seed: 6 });
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-seed-')), 'tiny.onnx');
+    await saveModel(tiny.model, file);
+    const model = await inspectModel(file);
+    const augmented = augmentModel(model, chooseLayers(model.candidates, [layer], file), true, gradCam.graph);
+    const added = onnx.ModelProto.decode(augmented.bytes).graph!.node!.slice(tiny.model.graph!.node!.length).map((n) => n.opType);
+    expect(added).toContain('Gather');
+    expect(added).not.toContain('OneHot');
+    expect(added).not.toContain('Gemm');
+    // The pooled head's dA goes straight into the weights; through the Transpose (NCHW layer of an NHWC head) it is expanded once.
+    expect(added.filter((o) => o === 'Expand')).toHaveLength(pooled ? 0 : 1);
+    const images = [image(31), image(32), image(33)];
+    const inGraph = await Explainer.create(file, { method: 'gradcam', layers: [layer] });
+    const inJs = await Explainer.create(file, { method: 'gradcam', layers: [layer], inGraph: false });
+    const a = await inGraph.explain(images, [-1, 0, 2]);
+    const b = await inJs.explain(images, [-1, 0, 2]);
+    await inGraph.release();
+    await inJs.release();
+    a.forEach((r, i) => {
+      expect(r.target).toBe(b[i].target);
+      expectClose(r.cam, b[i].cam, 1e-5);
+      // The closed form: w_c = W_fc[t, c] / (h·w) on the NCHW activation (the NHWC one holds the same values).
+      expectClose(r.cam, weighted(forward(tiny, images[i]).acts, (c) => tiny.fcW[r.target * C + c] / (S * S)));
+    });
+  });
+
+  it('Grad-CAM in the session when the head sums the channels before pooling (dA the same for every channel)', async () => {
+    const tiny = tinyCnn({ size: S, channels: C, classes: K, seed: 7 });
+    const graph = tiny.model.graph!;
+    // act -> ReduceSum over channels -> GlobalAveragePool -> Flatten -> Gemm with a [K, 1] weight.
+    graph.node!.splice(2, 0, toNodeProto({ opType: 'ReduceSum', inputs: ['act', 'channel_axis'], outputs: ['summed'], attributes: { keepdims: 1 } }));
+    graph.node![3].input = ['summed'];
+    const fcW = Float32Array.from({ length: K }, (_, k) => [0.7, -0.4, 0.2][k]);
+    graph.initializer = [...graph.initializer!.filter((t) => t.name !== 'fc.w'), makeTensor('fc.w', 'float32', [K, 1], fcW), makeTensor('channel_axis', 'int64', [1], [1])];
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-chsum-')), 'tiny.onnx');
+    await saveModel(tiny.model, file);
+    const images = [image(41), image(42)];
+    const inGraph = await Explainer.create(file, { method: 'gradcam', layers: ['act'] });
+    const inJs = await Explainer.create(file, { method: 'gradcam', layers: ['act'], inGraph: false });
+    const a = await inGraph.explain(images, [0, 2]);
+    const b = await inJs.explain(images, [0, 2]);
+    await inGraph.release();
+    await inJs.release();
+    a.forEach((r, i) => {
+      expectClose(r.cam, b[i].cam, 1e-5);
+      expectClose(r.cam, weighted(forward(tiny, images[i]).acts, () => fcW[r.target] / (S * S)));
     });
   });
 

@@ -50,6 +50,8 @@ export const fusedConv: GradRule = (ctx) => {
 
 /** com.microsoft FusedGemm: y = act(alpha A'B' + beta C)  =>  dt = dy * act', then Gemm's rule on dt. */
 export const fusedGemm: GradRule = (ctx) => {
-  const dt = preActivation(ctx);
-  return gemm({ ...ctx, gradOutput: (i) => (i === 0 ? dt : ctx.gradOutput(i)) });
+  const slope = activationSlope(ctx);
+  if (!slope) return gemm(ctx); // no activation: dy as it comes, one-hot seed included
+  const dt = ctx.op('Mul', [ctx.gradOutput(0), slope], {}, 'dt');
+  return gemm({ ...ctx, gradOutput: () => dt, gradOutputClasses: () => undefined });
 };

@@ -1,12 +1,14 @@
 import { reshapeLike } from '../emit.ts';
 import type { GradRule } from '../types.ts';
 
-/** y[n,c] = mean(x[n,c,...])  =>  dx = Expand(dy / (H*W...), Shape(x)); the spatial size is static. */
+/**
+ * y[n,c] = mean(x[n,c,...])  =>  dx = dy / (H*W...) at every position; the spatial size is static. dx is returned as
+ * [N, C, 1, ...] (expandFrom): the driver expands it only where the full tensor is needed.
+ */
 export const globalAveragePool: GradRule = (ctx) => {
   const x = ctx.input(0);
   const count = ctx.dims(x).slice(2).reduce((p, q) => p * q, 1);
-  const scaled = ctx.op('Div', [ctx.gradOutput(0), ctx.constant(count)], {}, 'scaled');
-  return { grads: [ctx.op('Expand', [scaled, ctx.op('Shape', [x], {}, 'shape')], {}, 'dx')] };
+  return { grads: [ctx.op('Div', [ctx.gradOutput(0), ctx.constant(count)], {}, 'dx')], expandFrom: [ctx.dims(ctx.output(0))] };
 };
 
 /**

@@ -9,6 +9,11 @@ import type { GradContext, GradRule } from '../types.ts';
 export const matMul: GradRule = (ctx) => {
   const a = ctx.input(0), b = ctx.input(1);
   const aDims = ctx.dims(a), bDims = ctx.dims(b), yDims = ctx.dims(ctx.output(0));
+  const classes = ctx.gradOutputClasses(0);
+  if (classes && aDims.length === 2 && bDims.length === 2 && !ctx.needsGrad(1)) {
+    // One-hot dY [N, M] (one class per image): row n of dA = dY B^T is column classes[n] of B.
+    return { grads: [ctx.op('Transpose', [ctx.op('Gather', [b, classes], { axis: 1 }, 'columns')], { perm: [1, 0] }, 'da'), null] };
+  }
   let dy = ctx.gradOutput(0), a2 = a, b2 = b;
   if (aDims.length === 1) {
     a2 = unsqueeze(ctx, a, [0]);

@@ -18,20 +18,22 @@ function reducedAxes(ctx: GradContext): number[] | null {
   return axes.map((a) => normAxis(a, rank)).sort((a, b) => a - b);
 }
 
-/** dy with the reduced axes put back (keepdims = 0) and expanded to x's shape. */
-function spread(ctx: GradContext, axes: number[]): string {
+/** dy with the reduced axes put back (keepdims = 0), and its dims: x's with 1 on the reduced axes (expandFrom). */
+function spread(ctx: GradContext, axes: number[]): { dy: string; dims: number[] } {
   const keep = attr(ctx.node, 'keepdims', 'int') ?? 1;
   const dy = keep ? ctx.gradOutput(0) : unsqueeze(ctx, ctx.gradOutput(0), axes);
-  return ctx.op('Expand', [dy, ctx.op('Shape', [ctx.input(0)], {}, 'shape')], {}, 'spread');
+  return { dy, dims: ctx.dims(ctx.input(0)).map((d, a) => (axes.includes(a) ? 1 : d)) };
 }
 
-/** y = sum(x, axes)  =>  dx = Expand(dy, Shape(x)). */
+/** y = sum(x, axes)  =>  dx = dy broadcast over the reduced axes (the driver expands it where needed). */
 export const reduceSumRule: GradRule = (ctx) => {
   const axes = reducedAxes(ctx);
-  return { grads: [axes ? spread(ctx, axes) : ctx.gradOutput(0), null] };
+  if (!axes) return { grads: [ctx.gradOutput(0), null] };
+  const { dy, dims } = spread(ctx, axes);
+  return { grads: [dy, null], expandFrom: [dims, null] };
 };
 
-/** y = mean(x, axes)  =>  dx = Expand(dy, Shape(x)) / count; count comes from Size when the batch axis is reduced. */
+/** y = mean(x, axes)  =>  dx = dy / count broadcast over the reduced axes; count comes from Size when the batch axis is reduced. */
 export const reduceMeanRule: GradRule = (ctx) => {
   const axes = reducedAxes(ctx);
   if (!axes) return { grads: [ctx.gradOutput(0), null] };
@@ -44,5 +46,6 @@ export const reduceMeanRule: GradRule = (ctx) => {
   } else {
     count = ctx.constant(axes.reduce((p, a) => p * dims[a], 1));
   }
-  return { grads: [ctx.op('Div', [spread(ctx, axes), count], {}, 'dx'), null] };
+  const spreadDy = spread(ctx, axes);
+  return { grads: [ctx.op('Div', [spreadDy.dy, count], {}, 'dx'), null], expandFrom: [spreadDy.dims, null] };
 };

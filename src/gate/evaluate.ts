@@ -322,7 +322,7 @@ function gateChecks(policy: Policy, summary: Summary): GateCheck[] {
 
 /**
  * One gallery per failed rule result, then one per warning (each in rule order), so the first gallery is the first
- * failure's; when nothing failed or warned, one for the first evaluated rule (a sample: that rule's worst images).
+ * failure's; when no measured rule failed or warned, one for the first measured rule (a sample: its worst images).
  * Results without a measured value (no data) have nothing to rank and get none.
  */
 function galleriesOf(policy: Policy, summary: Summary, results: RuleResult[], count: number): WorstImages[] {

@@ -118,8 +118,9 @@ export interface Verdict {
   /** The first of `galleries` (null when there is none), kept for readers of verdicts before galleries. */
   worstImages: WorstImages | null;
   /**
-   * One gallery per failed rule result, then one per warning, each in rule order; when nothing failed or warned, one
-   * for the first rule with a measured value (a sample: that rule's worst images). Empty when no rule was measured.
+   * One gallery per failed rule result, then one per warning, each in rule order; when no rule with a measured value
+   * failed or warned, one for the first rule with a measured value (a sample: that rule's worst images). Results
+   * without data have nothing to rank and no gallery; empty when no rule was measured.
    */
   galleries: WorstImages[];
   generatedAt: string;

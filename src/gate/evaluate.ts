@@ -26,7 +26,7 @@ const TOLERANCE = 1e-9;
 
 export interface EvaluateOptions {
   fingerprints?: Partial<Fingerprints>;
-  /** Images listed in `worstImages` (at most what the Aggregator kept). Default 12. */
+  /** Images in each of the verdict's `galleries` (at most what the Aggregator kept). Default 12. */
   worstCount?: number;
   /** Defaults to the current time; fixed in tests. */
   now?: Date;
@@ -59,6 +59,7 @@ export function evaluatePolicy(policy: Policy, summary: Summary, baseline?: Summ
     ...checks.filter((c) => c.outcome === 'fail').map((c) => c.message),
     ...rules.filter((r) => r.outcome === 'fail').map((r) => `${r.name}: ${r.message}`),
   ];
+  const galleries = galleriesOf(policy, summary, rules, options.worstCount ?? 12);
   return {
     verdict: reasons.length === 0 ? 'pass' : 'fail',
     reasons,
@@ -76,7 +77,9 @@ export function evaluatePolicy(policy: Policy, summary: Summary, baseline?: Summ
     fingerprints: { model: null, data: null, ...options.fingerprints, policy: policy.source.sha256 },
     tool: tool(),
     policy: { ...policy.source, ...(policy.description !== undefined && { description: policy.description }) },
-    worstImages: worstImages(policy, summary, rules, options.worstCount ?? 12),
+    // The first gallery, as verdicts had it before there were several.
+    worstImages: galleries[0] ?? null,
+    galleries,
     generatedAt: (options.now ?? new Date()).toISOString(),
   };
 }
@@ -318,15 +321,19 @@ function gateChecks(policy: Policy, summary: Summary): GateCheck[] {
 }
 
 /**
- * The images behind the first failing rule (else the first warning, else the first evaluated rule), from the
- * end of the distribution that pushes that rule's aggregate towards (or past) its bound.
+ * One gallery per failed rule result, then one per warning (each in rule order), so the first gallery is the first
+ * failure's; when no measured rule failed or warned, one for the first measured rule (a sample: its worst images).
+ * Results without a measured value (no data) have nothing to rank and get none.
  */
-function worstImages(policy: Policy, summary: Summary, results: RuleResult[], count: number): WorstImages | null {
-  const pick =
-    results.find((r) => r.outcome === 'fail' && r.measured !== null) ??
-    results.find((r) => r.outcome === 'warn' && r.measured !== null) ??
-    results.find((r) => r.measured !== null);
-  if (!pick) return null;
+function galleriesOf(policy: Policy, summary: Summary, results: RuleResult[], count: number): WorstImages[] {
+  const measured = results.filter((r) => r.measured !== null);
+  const flagged = [...measured.filter((r) => r.outcome === 'fail'), ...measured.filter((r) => r.outcome === 'warn')];
+  const picks = flagged.length > 0 ? flagged : measured.slice(0, 1);
+  return picks.map((pick) => worstImages(policy, summary, pick, count)).filter((g): g is WorstImages => g !== null);
+}
+
+/** The images behind one rule result, from the end of the distribution that pushes its aggregate towards (or past) its bound. */
+function worstImages(policy: Policy, summary: Summary, pick: RuleResult, count: number): WorstImages | null {
   const rule = [...policy.rules, ...policy.baseline].find((r) => r.name === pick.rule)!;
   const aggregate = aggregateFor(rule.aggregate)!;
   const lo = Array.isArray(pick.threshold) ? pick.threshold[0] : pick.comparison === '>=' ? pick.threshold : undefined;

@@ -74,7 +74,9 @@ export interface Fingerprints {
   policy: string;
 }
 
+/** A report gallery: the images behind one rule result, ranked by the rule's metric. */
 export interface WorstImages {
+  /** The rule result's name (`<rule>[<class>]` for a `class: each` rule). */
   rule: string;
   metric: string;
   class: string | number | null;
@@ -113,7 +115,14 @@ export interface Verdict {
   fingerprints: Fingerprints;
   tool: { name: string; version: string };
   policy: { file: string; sha256: string; description?: string };
+  /** The first of `galleries` (null when there is none), kept for readers of verdicts before galleries. */
   worstImages: WorstImages | null;
+  /**
+   * One gallery per failed rule result, then one per warning, each in rule order; when no rule with a measured value
+   * failed or warned, one for the first rule with a measured value (a sample: that rule's worst images). Results
+   * without data have nothing to rank and no gallery; empty when no rule was measured.
+   */
+  galleries: WorstImages[];
   generatedAt: string;
 }
 

@@ -107,10 +107,13 @@ export async function mergeShards(options: MergeOptions): Promise<MergeResult> {
       notices,
       inputShorterSide: Math.min(height, width),
     });
-    // The report embeds the worst images' overlays: those few are staged, the rest go straight to --out.
-    for (const ref of evaluated.verdict.worstImages?.images ?? []) {
-      const from = ref.overlay ? main.files.get(ref.overlay) : undefined;
-      if (from) await writeFileAtomic(path.join(stage, ref.overlay!), await storage.read(from));
+    // The report embeds the galleries' overlays: those few are staged (each once), the rest go straight to --out.
+    const stagedOverlays = new Set<string>();
+    for (const ref of evaluated.verdict.galleries.flatMap((g) => g.images)) {
+      const from = ref.overlay && !stagedOverlays.has(ref.overlay) ? main.files.get(ref.overlay) : undefined;
+      if (!from) continue;
+      stagedOverlays.add(ref.overlay!);
+      await writeFileAtomic(path.join(stage, ref.overlay!), await storage.read(from));
     }
     const staged = await writeGateOutputs(stage, evaluated.verdict, evaluated.summary);
 

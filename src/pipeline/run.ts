@@ -115,7 +115,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   const notices = [...explained.notices, ...regionNotices];
   const gate = await gateResults({
     worstCount: options.gallerySize ?? DEFAULT_GALLERY_SIZE,
-    // The gallery's overlays, when they were left to the end (--overlays worst): only the images the gate picked.
+    // The galleries' overlays, when they were left to the end (--overlays worst): only the images the gate picked.
     ...(explained.gallery && { beforeReport: (evaluated: EvaluatedResults) => renderGallery(evaluated, explained.gallery!) }),
     storage,
     results: joinUri(options.out, 'results.jsonl', '--out'),
@@ -167,9 +167,12 @@ export function wantsOcclusion(policy: Pick<Policy, 'rules' | 'baseline'>): bool
 
 const OCCLUSION_METRICS = new Set(['occlusionDrop', 'occlusionFlip']);
 
-/** Renders the overlays of the verdict's worst images and points the verdict (and so the report) at them. */
+/**
+ * Renders the overlays of every gallery's images (each image once, however many galleries show it) and points the
+ * verdict (and so the report) at them.
+ */
 async function renderGallery(evaluated: EvaluatedResults, gallery: GalleryRenderer): Promise<void> {
-  const refs = evaluated.verdict.worstImages?.images ?? [];
+  const refs = evaluated.verdict.galleries.flatMap((g) => g.images);
   const rendered = await gallery.render(refs.map((r) => r.image));
   for (const ref of refs) {
     const overlay = rendered.get(ref.image);

@@ -1,14 +1,14 @@
 import { FAITHFULNESS_METRICS } from '../analysis/metrics/faithfulness.ts';
 import type { Summary } from '../gate/aggregator.ts';
 import { aggregateFor, percentile } from '../gate/aggregates.ts';
-import type { RuleResult, Verdict } from '../gate/verdict.ts';
+import type { RuleResult, Verdict, WorstImages } from '../gate/verdict.ts';
 import { formatNumber } from '../format.ts';
 import { escapeHtml as e } from './escape.ts';
 import type { GalleryItem } from './gallery.ts';
 import { histogramSvg, type Marker } from './histogram.ts';
 import { lineChartSvg } from './line-chart.ts';
 import { REPORT_CSS, REPORT_JS } from './styles.ts';
-import { coverageText } from './summary-md.ts';
+import { coverageText, galleryWhy } from './summary-md.ts';
 
 /** What `heatgate sanity --out` writes (sanity.json), as far as the report reads it. */
 export interface SanityReport {
@@ -24,8 +24,8 @@ export interface SanityReport {
 export interface ReportInput {
   verdict: Verdict;
   summary: Summary;
-  /** Worst images with their overlays already embedded (see loadGallery). */
-  gallery: readonly GalleryItem[];
+  /** The images of each of `verdict.galleries`, in the same order, with their overlays embedded (see loadGallery). */
+  galleries: readonly (readonly GalleryItem[])[];
   /** The sanity check of the same model (sanity.json in the output folder), when there is one. */
   sanity?: SanityReport;
 }
@@ -34,7 +34,7 @@ export interface ReportInput {
  * The self-contained HTML report: verdict banner, rule table, metric histograms, per-class breakdown,
  * gallery of the worst images, fingerprints. Everything is inline (CSS, JS, SVG, base64 images).
  */
-export function renderReport({ verdict, summary, gallery, sanity }: ReportInput): string {
+export function renderReport({ verdict, summary, galleries, sanity }: ReportInput): string {
   const title = `heatgate gate: ${verdict.verdict.toUpperCase()}`;
   return [
     '<!doctype html>',
@@ -54,7 +54,7 @@ export function renderReport({ verdict, summary, gallery, sanity }: ReportInput)
     classesSection(summary),
     faithfulnessSection(summary),
     sanitySection(sanity),
-    gallerySection(verdict, gallery),
+    ...verdict.galleries.map((g, i) => gallerySection(verdict, g, galleries[i] ?? [], i)),
     errorsSection(summary),
     noticesSection(verdict),
     provenanceSection(verdict),
@@ -275,9 +275,9 @@ function classesSection(summary: Summary): string {
   return `<section id="classes"><h2>Per class<span class="sub">by the explained (target) class</span></h2><div class="scroll"><table class="classes"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div></section>`;
 }
 
-function gallerySection(verdict: Verdict, gallery: readonly GalleryItem[]): string {
-  const worst = verdict.worstImages;
-  if (!worst || gallery.length === 0) return '';
+/** The section of one gallery, titled with its rule (the first keeps id="gallery", as reports had one). */
+function gallerySection(verdict: Verdict, worst: WorstImages, gallery: readonly GalleryItem[], index: number): string {
+  if (gallery.length === 0) return '';
   const items = gallery.map((item, i) => {
     const alt = `${item.image}: ${worst.metric} ${formatNumber(item.value)}`;
     const picture = item.src
@@ -294,8 +294,10 @@ function gallerySection(verdict: Verdict, gallery: readonly GalleryItem[]): stri
       `<div class="name">${e(item.image)}</div><div class="value">${e(worst.metric)} <b>${formatNumber(item.value)}</b></div><dl>${details}</dl></figcaption></figure>`
     );
   });
+  const id = index === 0 ? 'gallery' : `gallery-${index + 1}`;
   return (
-    `<section id="gallery"><h2>Worst images<span class="sub">${e(worst.order)} ${e(worst.metric)}${worst.class !== null ? ` in class ${e(worst.class)}` : ''}, for rule ${e(worst.rule)}</span></h2>` +
+    `<section id="${id}" class="gallery-section"><h2>Worst images ${galleryWhy(verdict, worst)} <span class="mono">${e(worst.rule)}</span>` +
+    `<span class="sub">${e(worst.order)} ${e(worst.metric)}${worst.class !== null ? ` in class ${e(worst.class)}` : ''}</span></h2>` +
     `<div class="gallery">${items.join('')}</div><p class="note">Click an image to enlarge. Overlays are downscaled copies of the files in the out dir.</p></section>`
   );
 }

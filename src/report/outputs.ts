@@ -1,9 +1,9 @@
 import type { ImageRef, Summary } from '../gate/aggregator.ts';
 import { aggregateFor, percentile } from '../gate/aggregates.ts';
-import type { Verdict } from '../gate/verdict.ts';
+import type { Verdict, WorstImages } from '../gate/verdict.ts';
 import { joinUri, parseLocation } from '../storage/location.ts';
 import { defaultStorage, type Storage } from '../storage/storage.ts';
-import { loadGallery } from './gallery.ts';
+import { loadGallery, type GalleryItem } from './gallery.ts';
 import { renderReport, type SanityReport } from './html.ts';
 import { kfpMetrics } from './kfp-metrics.ts';
 import { renderSummaryMarkdown } from './summary-md.ts';
@@ -60,13 +60,13 @@ export function metricEntries(verdict: Verdict, summary: Summary): MetricEntry[]
  * Writes verdict.json, verdict.txt, metrics.json, mlpipeline-metrics.json, summary.md and report.html to
  * `outDir` (a local folder, file:// or an s3:// prefix) through its output target, each whole and atomically,
  * verdict.json last. The target is opened without results (`writesResults: false`): results.jsonl there is
- * left as it is. `gallery` defaults to the verdict's worst images; their overlays are read from `outDir`.
+ * left as it is. `galleries` default to the verdict's; their overlays are read from `outDir`.
  */
 export async function writeGateOutputs(
   outDir: string,
   verdict: Verdict,
   summary: Summary,
-  gallery: readonly ImageRef[] = verdict.worstImages?.images ?? [],
+  galleries: readonly WorstImages[] = verdict.galleries,
   storage: Storage = defaultStorage(),
 ): Promise<GateOutputs> {
   // Opening removes an old verdict.json first: a reader never pairs it with this run's other outputs.
@@ -85,7 +85,7 @@ export async function writeGateOutputs(
   for (const { name, value } of entries) if (value !== null && !(name in plain)) plain[name] = value;
   try {
     const sanity = await loadSanity(outDir, verdict.fingerprints.model, storage);
-    const html = renderReport({ verdict, summary, gallery: await loadGallery(outDir, gallery, {}, storage), ...(sanity && { sanity }) });
+    const html = renderReport({ verdict, summary, galleries: await loadGalleries(outDir, galleries, storage), ...(sanity && { sanity }) });
     // The report and details first, verdict.json last: a reader that sees the verdict finds the rest in place.
     await target.writeFile('report.html', html);
     await target.writeFile('summary.md', renderSummaryMarkdown(verdict, paths.report));
@@ -97,6 +97,19 @@ export async function writeGateOutputs(
     await target.close();
   }
   return paths;
+}
+
+/** The items of every gallery; an overlay in several galleries is read and encoded once. */
+async function loadGalleries(outDir: string, galleries: readonly WorstImages[], storage: Storage): Promise<GalleryItem[][]> {
+  const unique = new Map<string, ImageRef>();
+  for (const ref of galleries.flatMap((g) => g.images)) if (!unique.has(ref.image)) unique.set(ref.image, ref);
+  const loaded = await loadGallery(outDir, [...unique.values()], {}, storage);
+  const byImage = new Map(loaded.map((item) => [item.image, item]));
+  // Each gallery keeps its own ref (its value is the gallery's metric); the picture is shared.
+  return galleries.map((g) => g.images.map((ref) => {
+    const { src, missing } = byImage.get(ref.image)!;
+    return { ...ref, ...(src !== undefined && { src }), ...(missing !== undefined && { missing }) };
+  }));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { formatNumber, formatPercent } from '../format.ts';
-import type { RuleResult, Verdict } from '../gate/verdict.ts';
+import type { RuleResult, Verdict, WorstImages } from '../gate/verdict.ts';
 import type { InputNotice } from '../notices.ts';
 
 /**
@@ -71,11 +71,9 @@ export function renderSummaryMarkdown(verdict: Verdict, reportPath: string): str
     for (const reason of verdict.reasons) out.push(`- ${md(reason)}`);
     out.push('');
   }
-  const worst = verdict.worstImages;
-  if (worst && worst.images.length > 0) {
-    const culprit = verdict.rules.find((r) => r.name === worst.rule);
-    const why = culprit?.outcome === 'fail' ? 'behind the failing rule' : culprit?.outcome === 'warn' ? 'behind the warning' : 'for rule';
-    out.push(`## Worst images ${why} ${md(worst.rule)} (${worst.order} ${md(worst.metric)})`, '');
+  for (const worst of verdict.galleries) {
+    if (worst.images.length === 0) continue;
+    out.push(`## Worst images ${galleryWhy(verdict, worst)} ${md(worst.rule)} (${worst.order} ${md(worst.metric)}${worst.class !== null ? ` in class ${md(worst.class)}` : ''})`, '');
     out.push(`| # | image | class | ${md(worst.metric)} |`, '|---|---|---|---|');
     worst.images.forEach((img, i) => {
       out.push(`| ${i + 1} | ${md(img.image)} | ${md(img.className ?? img.target ?? img.classKey)} | ${formatNumber(img.value)} |`);
@@ -124,4 +122,10 @@ export function renderSummaryMarkdown(verdict: Verdict, reportPath: string): str
     '',
   );
   return out.join('\n');
+}
+
+/** "behind the failing rule", "behind the warning" or, for the sample of a verdict without either, "for rule". */
+export function galleryWhy(verdict: Verdict, worst: WorstImages): string {
+  const outcome = verdict.rules.find((r) => r.name === worst.rule)?.outcome;
+  return outcome === 'fail' ? 'behind the failing rule' : outcome === 'warn' ? 'behind the warning' : 'for rule';
 }

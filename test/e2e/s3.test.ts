@@ -144,10 +144,12 @@ describe('heatgate run with every location on S3', () => {
     for (const file of ['results.jsonl', 'run-manifest.json', 'verdict.json', 'verdict.txt', 'metrics.json', 'mlpipeline-metrics.json', 'summary.md', 'report.html', 'baseline/results.jsonl']) {
       expect(rel).toContain(file);
     }
-    // --overlays worst (the default): the report gallery's overlays, rendered into the bucket after the gate.
-    const verdict = JSON.parse((await object('runs/shortcut/verdict.json')).toString('utf8')) as { worstImages: { images: { overlay: string }[] } };
-    expect(verdict.worstImages.images).toHaveLength(12);
-    expect(rel.filter((k) => k.startsWith('overlays/')).sort()).toEqual(verdict.worstImages.images.map((i) => i.overlay).sort());
+    // --overlays worst (the default): the report galleries' overlays (one gallery per failed rule), rendered into the
+    // bucket after the gate, each image once.
+    const verdict = JSON.parse((await object('runs/shortcut/verdict.json')).toString('utf8')) as { galleries: { images: { overlay: string }[] }[] };
+    expect(verdict.galleries[0].images).toHaveLength(12);
+    const overlays = new Set(verdict.galleries.flatMap((g) => g.images.map((i) => i.overlay)));
+    expect(rel.filter((k) => k.startsWith('overlays/')).sort()).toEqual([...overlays].sort());
     expect(rel.some((k) => k.includes('results.parts/'))).toBe(false);
     const remoteResults = (await object('runs/shortcut/results.jsonl')).toString('utf8');
     const localResults = await readFile(path.join(localOut, 'results.jsonl'), 'utf8');

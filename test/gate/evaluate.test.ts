@@ -458,6 +458,40 @@ describe('verdict contents', () => {
     expect(evaluatePolicy(q, summarise(records, q)).worstImages).toMatchObject({ rule: 'pass' });
   });
 
+  it('gives one gallery per failed rule, then per warning, each from its own end; worstImages is the first', () => {
+    const p = policyFrom(
+      'version: 1\nrules:\n  - {name: w, metric: invalidMass, max: 0.1, severity: warn}\n  - {name: ok, metric: roiMass, max: 1}\n' +
+        '  - {name: bad, metric: invalidMass, max: 0.2}\n  - {name: roi, metric: roiMass, min: 0.9}\n',
+    );
+    const v = evaluatePolicy(p, summarise(records, p), undefined, { worstCount: 2 });
+    expect(v.galleries.map((g) => [g.rule, g.metric, g.order, g.images.map((i) => i.image)])).toEqual([
+      ['bad', 'invalidMass', 'highest', ['a.png', 'c.png']],
+      ['roi', 'roiMass', 'lowest', ['a.png', 'c.png']],
+      ['w', 'invalidMass', 'highest', ['a.png', 'c.png']],
+    ]);
+    expect(v.worstImages).toBe(v.galleries[0]);
+  });
+
+  it('gives one gallery, the first measured rule\'s, when nothing failed or warned, and none without data', () => {
+    const q = policyFrom('version: 1\nrules:\n  - {name: skip, metric: nothing, max: 1, ifNoData: skip}\n  - {name: pass, metric: roiMass, max: 1}\n  - {name: also, metric: invalidMass, max: 1}\n');
+    const v = evaluatePolicy(q, summarise(records, q), undefined, { worstCount: 2 });
+    expect(v.verdict).toBe('pass');
+    expect(v.galleries.map((g) => [g.rule, g.order, g.images.map((i) => i.image)])).toEqual([['pass', 'highest', ['d.png', 'b.png']]]);
+    const none = policyFrom('version: 1\nrules:\n  - {name: skip, metric: nothing, max: 1}\n');
+    const n = evaluatePolicy(none, summarise(records, none));
+    expect([n.galleries, n.worstImages]).toEqual([[], null]);
+  });
+
+  it('gives each class of a failing class: each rule its own gallery of that class', () => {
+    const recs = [...records, img({ invalidMass: 0.99 }, { image: 'dog.png', target: 1, className: 'dog' })];
+    const p = policyFrom('version: 1\nrules:\n  - {name: c, metric: invalidMass, class: each, max: 0.2}\n');
+    const v = evaluatePolicy(p, summarise(recs, p), undefined, { worstCount: 2 });
+    expect(v.galleries.map((g) => [g.rule, g.class, g.images.map((i) => i.image)])).toEqual([
+      ['c[cat]', 'cat', ['a.png', 'c.png']],
+      ['c[dog]', 'dog', ['dog.png']],
+    ]);
+  });
+
   it('restricts the worst images of a per-class rule to that class', () => {
     const recs = [...records, img({ invalidMass: 0.99 }, { image: 'dog.png', target: 1, className: 'dog' })];
     const p = policyFrom('version: 1\nrules:\n  - {name: c, metric: invalidMass, class: cat, max: 0.2}\n');

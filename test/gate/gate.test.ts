@@ -113,6 +113,35 @@ describe('heatgate gate (CLI)', () => {
     expect(readVerdict(join(dir, 'f2')).verdict).toBe('fail');
   });
 
+  it('re-gates into one gallery per failed or warned rule, each with the overlays its records name', async () => {
+    const withOverlays = await buildFixture();
+    const policy = file(
+      'galleries.yaml',
+      'version: 1\nerrorBudget: 0.1\nrules:\n  - {name: im, metric: invalidMass, max: 0.1}\n  - {name: roi, metric: roiMass, min: 0.95, severity: warn}\n' +
+        '  - {name: spread, metric: sparseness, max: 1}\n',
+    );
+    const { code } = await run(['gate', '--results', withOverlays.results, '--policy', policy, '--out', withOverlays.outDir]);
+    expect(code).toBe(1);
+    const verdict = readVerdict(withOverlays.outDir);
+    expect(verdict.galleries.map((g) => [g.rule, g.metric, g.order, g.images.length])).toEqual([
+      ['im', 'invalidMass', 'highest', 12],
+      ['roi', 'roiMass', 'lowest', 12],
+    ]);
+    // Independently: the 12 highest invalidMass of the processed fixture records, ties to the earlier image.
+    const ranked = withOverlays.records.filter((r) => !r.error).map((r, i) => ({ image: r.image, v: r.metrics!.invalidMass as number, i }));
+    ranked.sort((a, b) => b.v - a.v || a.i - b.i);
+    expect(verdict.galleries[0].images.map((r) => r.image)).toEqual(ranked.slice(0, 12).map((r) => r.image));
+    expect(verdict.galleries.flatMap((g) => g.images).every((r) => r.overlay === `overlays/${r.image}`)).toBe(true);
+    const html = readFileSync(join(withOverlays.outDir, 'report.html'), 'utf8');
+    const sections = [...html.matchAll(/<section id="gallery[^"]*" class="gallery-section">([\s\S]*?)<\/section>/g)].map((m) => m[1]);
+    expect(sections.map((s) => s.match(/data:image\/jpeg;base64/g)?.length)).toEqual([12, 12]);
+    const md = readFileSync(join(withOverlays.outDir, 'summary.md'), 'utf8');
+    expect(md.match(/^## Worst images .*$/gm)).toEqual([
+      '## Worst images behind the failing rule im (highest invalidMass)',
+      '## Worst images behind the warning roi (lowest roiMass)',
+    ]);
+  });
+
   it('uses --baseline-results for baseline rules', async () => {
     const policy = file('b.yaml', 'version: 1\nerrorBudget: 0.1\nbaseline:\n  - {name: b, metric: invalidMass, maxIncrease: 0.5}\n');
     const { code } = await run(['gate', '--results', fixture.results, '--baseline-results', fixture.baseline, '--policy', policy, '--out', join(dir, 'b')]);

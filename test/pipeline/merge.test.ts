@@ -97,8 +97,11 @@ describe('heatgate merge: three shards of the underpass demo', () => {
     expect(first.image).toBe('frame_0001.png'); // from shard 1: the shards interleave
     expect(await readFile(path.join(merged, first.overlay))).toEqual(await readFile(path.join(work, 'shard-1', first.overlay)));
     expect((await readdir(path.join(merged, 'overlays'))).length).toBe(48);
-    // The report embeds the worst images' overlays, as the unsharded report does.
+    // The report embeds every gallery's overlays (one gallery per failed rule), as the unsharded report does.
     const report = await read(path.join(merged, 'report.html'));
+    const { galleries } = JSON.parse(await read(path.join(merged, 'verdict.json'))) as { galleries: { images: unknown[] }[] };
+    expect(galleries.length).toBeGreaterThan(1);
+    expect(report.match(/data:image\/jpeg;base64/g)?.length).toBe(galleries.reduce((n, g) => n + g.images.length, 0));
     expect(report.match(/data:image\/jpeg;base64/g)?.length).toBe((await read(path.join(single, 'report.html'))).match(/data:image\/jpeg;base64/g)?.length);
   });
 

@@ -2,7 +2,7 @@
  * --overlays none|worst|all: which images get an overlay PNG, the results.jsonl `overlay` field, and the report
  * gallery of `run` rendered after the gate from the kept raw maps.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,21 +84,77 @@ describe('run --overlays worst', () => {
     ]);
     const result = await run(out);
     expect(result.code, result.stderr).toBe(1); // the shortcut model fails the gate
-    const verdict = JSON.parse(await readFile(path.join(out, 'verdict.json'), 'utf8')) as { worstImages: { rule: string; images: { image: string; overlay?: string }[] } };
+    type Gallery = { rule: string; images: { image: string; overlay?: string }[] };
+    const verdict = JSON.parse(await readFile(path.join(out, 'verdict.json'), 'utf8')) as { worstImages: Gallery; galleries: Gallery[] };
     expect(verdict.worstImages.rule).toBe('mean-invalid-mass');
-    const worst = verdict.worstImages.images;
-    expect(worst).toHaveLength(4);
+    // Every gallery (one per failed rule of the default policy) has its 4 images; the overlays are their union.
+    const worst = verdict.galleries.flatMap((g) => g.images);
+    expect(verdict.galleries.map((g) => g.images.length)).toEqual(verdict.galleries.map(() => 4));
     expect(worst.map((w) => w.overlay)).toEqual(worst.map((w) => `overlays/${w.image}.png`));
-    expect(await overlayFiles(out)).toEqual(worst.map((w) => `${w.image}.png`).sort());
+    expect(await overlayFiles(out)).toEqual([...new Set(worst.map((w) => `${w.image}.png`))].sort());
     // results.jsonl was complete before the gate picked: no line claims an overlay.
     expect((await records(out)).some((r) => 'overlay' in r)).toBe(false);
     const html = await readFile(path.join(out, 'report.html'), 'utf8');
-    expect(html.match(/data:image\/jpeg;base64/g)).toHaveLength(4);
+    expect(html.match(/data:image\/jpeg;base64/g)).toHaveLength(worst.length);
     expect(html).not.toContain('no overlay recorded');
     // The same pictures, region outlines included, as the overlays written while streaming with --overlays all.
     const all = path.join(dir, 'run-all');
     expect((await run(all, '--overlays', 'all')).code).toBe(1);
     for (const w of worst) expect(await readFile(path.join(out, w.overlay!)), w.image).toEqual(await readFile(path.join(all, w.overlay!)));
+  }, 90_000);
+});
+
+describe('run --overlays worst: one gallery per failed or warned rule', () => {
+  const run = (model: string, to: string, policy: string) => cli([
+    'run', '--model', path.join(EXAMPLE, `models/${model}.onnx`), '--images', path.join(EXAMPLE, 'images'),
+    '--invalid-masks', path.join(EXAMPLE, 'invalid'), '--policy', policy, '--out', to, '--quiet', '--gallery-size', '3',
+  ]);
+  interface Gallery { rule: string; order: string; images: { image: string; overlay?: string }[] }
+  const verdictOf = async (out: string) =>
+    JSON.parse(await readFile(path.join(out, 'verdict.json'), 'utf8')) as { verdict: string; galleries: Gallery[]; worstImages: Gallery };
+  const sectionsOf = async (out: string) =>
+    [...(await readFile(path.join(out, 'report.html'), 'utf8')).matchAll(/<section id="gallery[^"]*" class="gallery-section">([\s\S]*?)<\/section>/g)].map((m) => m[1]);
+
+  it('two failing rules: two galleries, every image of both with its overlay, each rendered once; two report sections and tables', async () => {
+    const policy = path.join(dir, 'two-failing.yaml');
+    await writeFile(policy, 'version: 1\nrules:\n  - {name: mean-invalid-mass, metric: invalidMass, max: 0.2}\n  - {name: concentrated, metric: entropy, max: 0.5}\n');
+    const out = path.join(dir, 'two-failing');
+    const result = await run('shortcut', out, policy);
+    expect(result.code, result.stderr).toBe(1);
+    const verdict = await verdictOf(out);
+    expect(verdict.galleries.map((g) => [g.rule, g.order, g.images.length])).toEqual([
+      ['mean-invalid-mass', 'highest', 3],
+      ['concentrated', 'highest', 3],
+    ]);
+    expect(verdict.worstImages).toEqual(verdict.galleries[0]);
+    const refs = verdict.galleries.flatMap((g) => g.images);
+    expect(refs.map((r) => r.overlay)).toEqual(refs.map((r) => `overlays/${r.image}.png`));
+    const union = [...new Set(refs.map((r) => r.image))];
+    expect(union.length).toBeGreaterThan(3); // the second gallery brings images of its own
+    expect(await overlayFiles(out)).toEqual(union.map((image) => `${image}.png`).sort());
+    const sections = await sectionsOf(out);
+    expect(sections.map((s) => /<span class="mono">([^<]+)<\/span>/.exec(s)?.[1])).toEqual(['mean-invalid-mass', 'concentrated']);
+    for (const section of sections) expect(section.match(/data:image\/jpeg;base64/g)).toHaveLength(3);
+    const md = await readFile(path.join(out, 'summary.md'), 'utf8');
+    expect(md.match(/^## Worst images behind the failing rule (\S+)/gm)).toEqual([
+      '## Worst images behind the failing rule mean-invalid-mass',
+      '## Worst images behind the failing rule concentrated',
+    ]);
+  }, 90_000);
+
+  it('a passing run: one gallery, the first rule\'s worst images, with their overlays', async () => {
+    const policy = path.join(dir, 'passing.yaml');
+    await writeFile(policy, 'version: 1\nrules:\n  - {name: mean-invalid-mass, metric: invalidMass, max: 0.2}\n  - {name: spread, metric: entropy, max: 1000}\n');
+    const out = path.join(dir, 'passing');
+    const result = await run('clean', out, policy);
+    expect(result.code, result.stderr).toBe(0);
+    const verdict = await verdictOf(out);
+    expect(verdict.verdict).toBe('pass');
+    expect(verdict.galleries.map((g) => [g.rule, g.order])).toEqual([['mean-invalid-mass', 'highest']]);
+    const images = verdict.galleries[0].images;
+    expect(images.map((r) => r.overlay)).toEqual(images.map((r) => `overlays/${r.image}.png`));
+    expect(await overlayFiles(out)).toEqual(images.map((r) => `${r.image}.png`).sort());
+    expect(await sectionsOf(out)).toHaveLength(1);
   }, 90_000);
 });
 

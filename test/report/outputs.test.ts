@@ -8,6 +8,7 @@ import { evaluatePolicy } from '../../src/gate/evaluate.ts';
 import { KFP_MAX_METRICS, KFP_METRIC_NAME, kfpMetricName, kfpMetrics } from '../../src/report/kfp-metrics.ts';
 import { writeGateOutputs } from '../../src/report/outputs.ts';
 import { markdownText, renderSummaryMarkdown } from '../../src/report/summary-md.ts';
+import { overlayPng } from '../gate/fixture.ts';
 import { img, policyFrom, summarise } from '../gate/helpers.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'heatgate-out-'));
@@ -182,7 +183,8 @@ rules:
     const rows = lines.filter((l) => l.startsWith('| '));
     // Worst images: 4 columns; rules: 8; checks: 4.
     expect(rows.filter((r) => cells(r) === 8)).toHaveLength(1 + verdict.rules.length);
-    expect(rows.filter((r) => cells(r) === 4)).toHaveLength(1 + verdict.worstImages!.images.length + 1 + verdict.checks.length);
+    const galleryRows = verdict.galleries.reduce((n, g) => n + 1 + g.images.length, 0);
+    expect(rows.filter((r) => cells(r) === 4)).toHaveLength(galleryRows + 1 + verdict.checks.length);
     expect(rows.every((r) => cells(r) === 8 || cells(r) === 4)).toBe(true);
   });
 
@@ -211,3 +213,49 @@ rules:
     expect(markdownText('one\r\ntwo\nthree')).toBe('one two three');
   });
 });
+
+describe('one gallery per failed or warned rule in summary.md and report.html', () => {
+  const policy = policyFrom(
+    'version: 1\nrules:\n  - {name: mean-im, metric: invalidMass, max: 0.2}\n  - {name: fine, metric: invalidMass, max: 1}\n' +
+      '  - {name: roi, metric: roiMass, min: 0.9, severity: warn}\n',
+  );
+  // invalidMass ranks i2, i1, i0 from the top; roiMass ranks i3, i0, i1 from the bottom.
+  const records = [
+    [0.1, 0.3],
+    [0.3, 0.5],
+    [0.8, 0.95],
+    [0.05, 0.1],
+  ].map(([invalidMass, roiMass], k) => img({ invalidMass, roiMass }, { image: `i${k}.png`, overlay: `overlays/i${k}.png` }));
+  const summary = summarise(records, policy);
+  const verdict = evaluatePolicy(policy, summary, undefined, { worstCount: 3 });
+
+  it('summary.md has one worst-images table per gallery, failure first, each headed with its rule', async () => {
+    const dir = tmp();
+    const paths = await writeGateOutputs(dir, verdict, summary);
+    const md = readFileSync(paths.summary, 'utf8');
+    const tables = md.split('\n## ').filter((part) => part.startsWith('Worst images')).map((part) => {
+      const lines = part.split('\n');
+      return [lines[0], lines.filter((l) => /^\| \d/.test(l)).map((l) => l.split(' | ')[1])];
+    });
+    expect(tables).toEqual([
+      ['Worst images behind the failing rule mean-im (highest invalidMass)', ['i2.png', 'i1.png', 'i0.png']],
+      ['Worst images behind the warning roi (lowest roiMass)', ['i3.png', 'i0.png', 'i1.png']],
+    ]);
+  });
+
+  it('report.html embeds each gallery\'s overlays in its own section, an image shared by both in each', async () => {
+    const dir = tmp();
+    for (const k of [0, 1, 2, 3]) await overlayPng(join(dir, 'overlays', `i${k}.png`), 0.2 * k, 0.5);
+    const paths = await writeGateOutputs(dir, verdict, summary);
+    const html = readFileSync(paths.report, 'utf8');
+    const sections = [...html.matchAll(/<section id="gallery[^"]*" class="gallery-section">([\s\S]*?)<\/section>/g)].map((m) => m[1]);
+    expect(sections).toHaveLength(2);
+    expect(sections[0]).toContain('<span class="mono">mean-im</span>');
+    expect(sections[1]).toContain('<span class="mono">roi</span>');
+    for (const section of sections) {
+      expect(section.match(/<img src="data:image\/jpeg;base64,/g)).toHaveLength(3);
+      expect(section).not.toContain('placeholder');
+    }
+  });
+});
+

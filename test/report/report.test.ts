@@ -51,10 +51,10 @@ rules:
       { source: '--images', file: 'data/<b>imgs</b>', kind: 'skipped-files', count: 2, examples: [hostile, 'notes.txt'], message: 'skipped 2 files that are not images <i>here</i>' },
     ],
   });
-  const gallery = verdict.worstImages!.images.map((ref, i) =>
-    i === 0 ? { ...ref, src: 'data:image/png;base64,iVBORw0KGgo=' } : { ...ref, missing: 'overlay not found' },
+  const galleries = verdict.galleries.map((g, n) =>
+    g.images.map((ref, i) => (n === 0 && i === 0 ? { ...ref, src: 'data:image/png;base64,iVBORw0KGgo=' } : { ...ref, missing: 'overlay not found' })),
   );
-  const html = renderReport({ verdict, summary, gallery });
+  const html = renderReport({ verdict, summary, galleries });
 
   it('shows the verdict and one row per rule result with its outcome', () => {
     expect(verdict.verdict).toBe('fail');
@@ -101,6 +101,17 @@ rules:
     expect(html).not.toMatch(/url\(/);
     expect(html.match(/<script>/g)).toHaveLength(1);
     expect(html.match(/<style>/g)).toHaveLength(1);
+  });
+
+  it('has one gallery section per failed or warned rule, titled with the rule, failures first', () => {
+    const sections = [...html.matchAll(/<section id="(gallery[^"]*)" class="gallery-section"><h2>Worst images ([^<]+)<span class="mono">([^<]+)<\/span><span class="sub">([^<]+)<\/span>/g)];
+    expect(sections.map((m) => [m[1], m[2].trim(), m[3], m[4]])).toEqual([
+      ['gallery', 'behind the failing rule', 'mean-im', 'highest invalidMass'],
+      ['gallery-2', 'behind the warning', 'per-class[cat]', 'highest invalidMass in class cat'],
+    ]);
+    // The warning's gallery holds only its class's image.
+    const second = html.slice(html.indexOf('<section id="gallery-2"'));
+    expect(second.slice(0, second.indexOf('</section>')).match(/<figure>/g)).toHaveLength(1);
   });
 
   it('has the gallery with embedded pictures and placeholders, the classes, histograms, errors and fingerprints', () => {

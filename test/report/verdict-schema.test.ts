@@ -61,9 +61,12 @@ describe('schemas/verdict.schema.json describes the verdict.json heatgate writes
       baseline: true,
       policy:
         'version: 1\nrules:\n  - {name: im, metric: invalidMass, max: 0.2, class: each}\nbaseline:\n  - {name: b, metric: invalidMass, maxIncrease: 0.02}\n',
-    })) as { verdict: string; worstImages: unknown; fingerprints: { baselineResults?: string } };
+    })) as { verdict: string; worstImages: unknown; galleries: { rule: string }[]; fingerprints: { baselineResults?: string } };
     expect(v.verdict).toBe('fail');
     expect(v.worstImages).not.toBeNull();
+    // One gallery per failed result (the per-class rule's and the baseline rule's), the first one also as worstImages.
+    expect(v.galleries.length).toBeGreaterThan(1);
+    expect(v.galleries[0]).toEqual(v.worstImages);
     expect(v.fingerprints.baselineResults).toMatch(/^[0-9a-f]{64}$/);
     expectValid(v);
   });
@@ -82,5 +85,9 @@ describe('schemas/verdict.schema.json describes the verdict.json heatgate writes
     delete withoutCoverage.rules[0].coverage;
     expect(validate(withoutCoverage)).toBe(false);
     expect(validate({ ...v, verdict: 'maybe' })).toBe(false);
+    const { galleries, ...withoutGalleries } = v as typeof v & { galleries: Record<string, unknown>[] };
+    expect(galleries.length).toBeGreaterThan(0);
+    expect(validate(withoutGalleries)).toBe(false);
+    expect(validate({ ...v, galleries: [{ ...galleries[0], order: 'middle' }] })).toBe(false);
   });
 });

@@ -3,13 +3,16 @@
 // the compiled code reads at run time: every non-TypeScript file under src/ (policy schema, default policy; not the
 // READMEs) to the same path under dist/, and the top-level schemas/*.json to dist/schemas/.
 // Plain JavaScript so it runs right after `npm ci` (the `prepare` script), before anything is compiled.
+// It builds into a fresh folder and swaps it in at the end, so a heatgate running from dist/ meanwhile (a test, a
+// second build) never sees a half-written dist/.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = path.join(root, 'dist');
+const finalDist = path.join(root, 'dist');
+const dist = path.join(root, `.dist-build-${process.pid}`);
 
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
 if (!existsSync(tsc)) {
@@ -18,7 +21,7 @@ if (!existsSync(tsc)) {
   process.exit(1);
 }
 rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
 
 const isAsset = (name) => !name.endsWith('.ts') && name !== 'README.md';
 function copyAssets(from, to) {
@@ -34,3 +37,8 @@ const schemas = path.join(root, 'schemas');
 if (existsSync(schemas)) {
   for (const name of readdirSync(schemas).filter((n) => n.endsWith('.json'))) cpSync(path.join(schemas, name), path.join(dist, 'schemas', name));
 }
+
+const old = `${dist}-old`;
+if (existsSync(finalDist)) renameSync(finalDist, old);
+renameSync(dist, finalDist);
+rmSync(old, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  *
  * Test images: the demo frames (examples/underpass/images) resized to 500x375 and 640x480 JPEG and 500x375 PNG,
  * each frame shifted and mirrored so no two files are the same; plus small ones (upscaled to the model size) for
- * the identity check only.
+ * the identity check only, and EXIF-rotated ones (orientation 6) for the identity check of sequential decoding.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -39,18 +39,19 @@ const OPTIONS: PreprocessOptions = {
 };
 
 /** name -> [width, height, format] of each test set. */
-const SETS: Record<string, [number, number, 'jpeg' | 'png']> = {
+const SETS: Record<string, [number, number, 'jpeg' | 'png', orientation?: number]> = {
   'jpeg-500x375': [500, 375, 'jpeg'],
   'jpeg-640x480': [640, 480, 'jpeg'],
   'png-500x375': [500, 375, 'png'],
   'small-jpeg-150x100': [150, 100, 'jpeg'],
+  'exif6-jpeg-500x375': [500, 375, 'jpeg', 6],
 };
 
 async function makeImages(): Promise<Record<string, string[]>> {
   const frames = readdirSync('examples/underpass/images').filter((f) => f.endsWith('.png')).sort()
     .map((f) => path.join('examples/underpass/images', f));
   const out: Record<string, string[]> = {};
-  for (const [set, [w, h, format]] of Object.entries(SETS)) {
+  for (const [set, [w, h, format, orientation]] of Object.entries(SETS)) {
     const dir = path.join(DIR, set);
     mkdirSync(dir, { recursive: true });
     out[set] = [];
@@ -64,6 +65,7 @@ async function makeImages(): Promise<Record<string, string[]>> {
       let img = sharp(frame).extract({ left: shift, top: shift, width: meta.width! - 8, height: meta.height! - 8 })
         .resize(w, h, { fit: 'fill' });
       if (Math.floor(i / frames.length) % 2 === 1) img = img.flop();
+      if (orientation) img = img.withMetadata({ orientation });
       await (format === 'jpeg' ? img.jpeg({ quality: 90 }) : img.png()).toFile(file);
     }
   }
@@ -145,8 +147,15 @@ function legacyToTensor(hwc: Float32Array, o: PreprocessOptions): Float32Array {
   return tensor;
 }
 
+/** decodeRgb as it was: random access (the whole image decoded into memory before the pipeline runs). */
+async function legacyDecode(bytes: Buffer): Promise<DecodedPixels> {
+  const { data, info } = await sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: true })
+    .removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: 3 };
+}
+
 async function legacyPrepare(bytes: Buffer, o: PreprocessOptions): Promise<Float32Array> {
-  const decoded = await decodeRgb(bytes);
+  const decoded = await legacyDecode(bytes);
   const g = geometryFor(decoded.width, decoded.height, o.width, o.height, o.resize);
   return legacyToTensor(await legacyResample(decoded, g), o);
 }
@@ -194,11 +203,14 @@ async function concurrent(prepare: Prepare, files: string[], bytes: Buffer[]): P
 
 /** Stage costs of the current prepareImage path, median ms per image. */
 async function stages(files: string[], bytes: Buffer[]): Promise<Record<string, number>> {
-  const t: Record<string, number[]> = { 'decodeRgb (full size, EXIF)': [], 'legacy resample (sharp reduce + JS pass)': [], 'legacy toTensor': [] };
+  const t: Record<string, number[]> = { 'legacy decodeRgb (full size, EXIF)': [], 'decodeRgb (sequentialRead)': [], 'legacy resample (sharp reduce + JS pass)': [], 'legacy toTensor': [] };
   for (let i = 0; i < files.length; i++) {
     let t0 = performance.now();
-    const decoded = await decodeRgb(bytes[i]);
-    t['decodeRgb (full size, EXIF)'].push(performance.now() - t0);
+    const decoded = await legacyDecode(bytes[i]);
+    t['legacy decodeRgb (full size, EXIF)'].push(performance.now() - t0);
+    t0 = performance.now();
+    await decodeRgb(bytes[i]);
+    t['decodeRgb (sequentialRead)'].push(performance.now() - t0);
     const g = geometryFor(decoded.width, decoded.height, SIZE, SIZE, 'resize');
     t0 = performance.now();
     const px = await legacyResample(decoded, g);
@@ -238,7 +250,7 @@ for (const [set, files] of Object.entries(sets)) {
   const bytes = await Promise.all(files.map((f) => readFile(f)));
   const problems = await identity(files, bytes);
   console.log(`\n${set}: tensors ${problems.length ? 'DIFFER: ' + problems.join('; ') : 'bit-identical to the previous implementation (6 option sets)'}`);
-  if (set.startsWith('small')) continue;
+  if (set.startsWith('small') || set.startsWith('exif')) continue;
   for (const [stage, ms] of Object.entries(await stages(files, bytes))) console.log(`  stage ${stage.padEnd(44)} ${ms.toFixed(2)} ms`);
   for (const [name, prepare] of Object.entries(PREPARES)) {
     await single(prepare, files.slice(0, 20), bytes.slice(0, 20)); // warm-up

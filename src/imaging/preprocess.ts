@@ -1,8 +1,8 @@
 import { invalidParameter } from '../errors.ts';
 import { decodeRgb } from './decode.ts';
-import { geometryFor, RESIZE_MODES, type Geometry, type ResizeMode } from './geometry.ts';
+import { geometryFor, resampleLayout, RESIZE_MODES, type Geometry, type ResizeMode } from './geometry.ts';
 import { validateNormalization, type ChannelOrder, type Normalization } from './normalize.ts';
-import { resampleToModel } from './resample.ts';
+import { interpolateToModel, isPlainCopy, reduceForModel } from './resample.ts';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -52,9 +52,16 @@ export async function prepareImage(input: string | Buffer, options: PreprocessOp
   const decoded = await decodeRgb(input, name, { maxPixels: options.maxPixels });
   const size = options.ownSize ? ownSizeOf(decoded, options.ownSize) : { width: options.width, height: options.height };
   const geometry = geometryFor(decoded.width, decoded.height, size.width, size.height, options.resize);
-  const pixels = await resampleToModel(decoded, geometry, name ?? (typeof input === 'string' ? input : '<buffer>'));
+  const label = name ?? (typeof input === 'string' ? input : '<buffer>');
+  const reduced = await reduceForModel(decoded, geometry, label);
+  const tensorOptions = { ...options, ...size };
+  // Without upscaling the model frame is the reduced pixels shifted (crop or padding): write the tensor straight
+  // from them; the same values as going through resampleToModel's float frame, without building it.
+  const tensor = isPlainCopy(reduced, geometry)
+    ? writeTensor(reduced.data, reduced.width, reduced.height, resampleLayout(geometry), tensorOptions)
+    : toTensor(interpolateToModel(reduced, geometry), tensorOptions);
   return {
-    tensor: toTensor(pixels, { ...options, ...size }),
+    tensor,
     geometry,
     rgb: decoded.data,
     width: decoded.width,
@@ -69,31 +76,64 @@ export function ownSizeOf(image: { width: number; height: number }, fixed: { hei
   return { width: image.width, height: image.height };
 }
 
+type TensorOptions = Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization' | 'channelOrder'>;
+
 /** HWC RGB floats on the 0..255 scale to the normalised tensor in the requested layout and channel count. */
-export function toTensor(
-  hwcRgb: Float32Array,
-  options: Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization' | 'channelOrder'>,
+export function toTensor(hwcRgb: Float32Array, options: TensorOptions): Float32Array {
+  return writeTensor(hwcRgb, options.width, options.height, { shiftX: 0, shiftY: 0 }, options);
+}
+
+/**
+ * HWC RGB values on the 0..255 scale (srcWidth x srcHeight, uint8 or float), placed at (shiftX, shiftY) in the
+ * width x height model frame (negative: cropped, positive: padded with black), to the normalised tensor. One pass
+ * per row, with the per-channel scale and offset worked out once; each value is `v * a[c] + b[c]` in double
+ * precision, rounded once to float32, so uint8 and float input of the same values give the same bits.
+ */
+function writeTensor(
+  src: Uint8Array | Float32Array,
+  srcWidth: number,
+  srcHeight: number,
+  shift: { shiftX: number; shiftY: number },
+  options: TensorOptions,
 ): Float32Array {
   const { width, height, channels, layout, normalization: n } = options;
-  // Where red, green and blue go among the model's channels.
-  const [ri, gi, bi] = options.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const plane = width * height;
   const tensor = new Float32Array(plane * channels);
-  const a = [0, 1, 2].map((c) => n.scale / n.std[c]);
-  const b = [0, 1, 2].map((c) => -n.mean[c] / n.std[c]);
+  const [a0, a1, a2] = [0, 1, 2].map((c) => n.scale / n.std[c]);
+  const [b0, b1, b2] = [0, 1, 2].map((c) => -n.mean[c] / n.std[c]);
+  // Where red, green and blue go: the tensor index of pixel i's value is i * step + offset.
   const nchw = layout === 'NCHW';
-  for (let i = 0; i < plane; i++) {
-    const r = hwcRgb[3 * i], g = hwcRgb[3 * i + 1], bl = hwcRgb[3 * i + 2];
+  const step = channels === 1 || nchw ? 1 : 3;
+  const order = options.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
+  const [ro, go, bo] = order.map((k) => (nchw ? k * plane : k));
+  // Black padding, computed as a pixel of value 0 (so the sign of a zero offset matches the pixels' own).
+  if (shift.shiftX > 0 || shift.shiftY > 0 || shift.shiftX + srcWidth < width || shift.shiftY + srcHeight < height) {
     if (channels === 1) {
-      tensor[i] = (LUMA[0] * r + LUMA[1] * g + LUMA[2] * bl) * a[0] + b[0];
-    } else if (nchw) {
-      tensor[ri * plane + i] = r * a[0] + b[0];
-      tensor[gi * plane + i] = g * a[1] + b[1];
-      tensor[bi * plane + i] = bl * a[2] + b[2];
+      tensor.fill(0 * a0 + b0);
     } else {
-      tensor[3 * i + ri] = r * a[0] + b[0];
-      tensor[3 * i + gi] = g * a[1] + b[1];
-      tensor[3 * i + bi] = bl * a[2] + b[2];
+      for (let i = 0; i < plane; i++) {
+        tensor[i * step + ro] = 0 * a0 + b0;
+        tensor[i * step + go] = 0 * a1 + b1;
+        tensor[i * step + bo] = 0 * a2 + b2;
+      }
+    }
+  }
+  const u0 = Math.max(0, shift.shiftX), u1 = Math.min(width, shift.shiftX + srcWidth);
+  const v0 = Math.max(0, shift.shiftY), v1 = Math.min(height, shift.shiftY + srcHeight);
+  for (let v = v0; v < v1; v++) {
+    let s = ((v - shift.shiftY) * srcWidth + (u0 - shift.shiftX)) * 3;
+    const rowEnd = v * width + u1;
+    if (channels === 1) {
+      for (let i = v * width + u0; i < rowEnd; i++, s += 3) {
+        tensor[i] = (LUMA[0] * src[s] + LUMA[1] * src[s + 1] + LUMA[2] * src[s + 2]) * a0 + b0;
+      }
+    } else {
+      for (let i = v * width + u0; i < rowEnd; i++, s += 3) {
+        const t = i * step;
+        tensor[t + ro] = src[s] * a0 + b0;
+        tensor[t + go] = src[s + 1] * a1 + b1;
+        tensor[t + bo] = src[s + 2] * a2 + b2;
+      }
     }
   }
   return tensor;

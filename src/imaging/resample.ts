@@ -18,29 +18,44 @@ import { linearTaps } from './heatmap.ts';
  * shrink-on-load (which rounds sizes up) out of the geometry.
  */
 export async function resampleToModel(px: DecodedPixels, g: Geometry, name = '<image>'): Promise<Float32Array> {
+  return interpolateToModel(await reduceForModel(px, g, name), g);
+}
+
+/**
+ * The libvips step of `resampleToModel`: the pixels downscaled to the resampled size of `g` on each axis that
+ * shrinks (axes that grow keep their size). When no axis grows (`isPlainCopy`), the model frame is these pixels
+ * shifted by the crop or padding, with nothing left to interpolate.
+ */
+export async function reduceForModel(px: DecodedPixels, g: Geometry, name = '<image>'): Promise<DecodedPixels> {
   if (px.width !== g.srcWidth || px.height !== g.srcHeight) {
     throw new InfrastructureError(
       `geometry is for ${g.srcWidth}x${g.srcHeight} but the image is ${px.width}x${px.height}`, name);
   }
-  const { scaledWidth, scaledHeight, shiftX, shiftY } = resampleLayout(g);
+  const { scaledWidth, scaledHeight } = resampleLayout(g);
   const c = px.channels;
-  let data: Buffer = px.data;
-  let w = px.width;
-  let h = px.height;
-  const downW = Math.min(scaledWidth, w);
-  const downH = Math.min(scaledHeight, h);
-  if (downW !== w || downH !== h) {
-    try {
-      let pipeline = sharp(data, { raw: { width: w, height: h, channels: c } })
-        .resize(downW, downH, { fit: 'fill', kernel: 'linear' });
-      if (c === 1) pipeline = pipeline.toColourspace('b-w');
-      data = await pipeline.raw().toBuffer();
-    } catch (error) {
-      throw new InfrastructureError(`resampling failed: ${(error as Error).message}`, name);
-    }
-    w = downW;
-    h = downH;
+  const downW = Math.min(scaledWidth, px.width);
+  const downH = Math.min(scaledHeight, px.height);
+  if (downW === px.width && downH === px.height) return px;
+  try {
+    let pipeline = sharp(px.data, { raw: { width: px.width, height: px.height, channels: c } })
+      .resize(downW, downH, { fit: 'fill', kernel: 'linear' });
+    if (c === 1) pipeline = pipeline.toColourspace('b-w');
+    return { data: await pipeline.raw().toBuffer(), width: downW, height: downH, channels: c };
+  } catch (error) {
+    throw new InfrastructureError(`resampling failed: ${(error as Error).message}`, name);
   }
+}
+
+/** True when `reduced` (from `reduceForModel`) already has the resampled size of `g`: no axis is upscaled. */
+export function isPlainCopy(reduced: { width: number; height: number }, g: Geometry): boolean {
+  const { scaledWidth, scaledHeight } = resampleLayout(g);
+  return reduced.width === scaledWidth && reduced.height === scaledHeight;
+}
+
+/** The JS step of `resampleToModel`, on `reduceForModel`'s output: bilinear upscaling of the axes that grow, the crop shift and the padding. */
+export function interpolateToModel(px: DecodedPixels, g: Geometry): Float32Array {
+  const { scaledWidth, scaledHeight, shiftX, shiftY } = resampleLayout(g);
+  const { data, width: w, height: h, channels: c } = px;
   const cols = axisTaps(w, scaledWidth, shiftX, g.dstWidth);
   const rows = axisTaps(h, scaledHeight, shiftY, g.dstHeight);
   const out = new Float32Array(g.dstWidth * g.dstHeight * c);

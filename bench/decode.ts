@@ -1,0 +1,273 @@
+/**
+ * Per-image cost of heatgate's decode + preprocessing (prepareImage) next to the plain-inference decode
+ * (`sharp(file).resize(224, 224).raw()`), single-image latency and the throughput of 16 concurrent decodes, and a
+ * bit-identity check of the tensors against the previous two-pipeline implementation (kept below as `legacy`).
+ *
+ *   node --import tsx bench/decode.ts [--count 200] [--concurrency 16] [--dir /tmp/heatgate-decode-bench]
+ *     [--vips-threads N] [--no-vips-cache] [--no-check]
+ *
+ * --vips-threads sets sharp.concurrency (libvips threads per image; sharp's default is 1 on glibc Linux without
+ * jemalloc, the core count elsewhere), --no-vips-cache sets sharp.cache(false), --no-check skips the identity check.
+ *
+ * Test images: the demo frames (examples/underpass/images) resized to 500x375 and 640x480 JPEG and 500x375 PNG,
+ * each frame shifted and mirrored so no two files are the same; plus small ones (upscaled to the model size) for
+ * the identity check only, and EXIF-rotated ones (orientation 6) for the identity check of sequential decoding.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { decodeRgb, type DecodedPixels } from '../src/imaging/decode.ts';
+import { geometryFor, resampleLayout, type Geometry, type ResizeMode } from '../src/imaging/geometry.ts';
+import { linearTaps } from '../src/imaging/heatmap.ts';
+import { normalizationPreset } from '../src/imaging/normalize.ts';
+import { prepareImage, type PreprocessOptions } from '../src/imaging/preprocess.ts';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '16' },
+    dir: { type: 'string', default: '/tmp/heatgate-decode-bench' },
+    'vips-threads': { type: 'string' },
+    'no-vips-cache': { type: 'boolean', default: false },
+    'no-check': { type: 'boolean', default: false },
+  },
+});
+const COUNT = Number(values.count);
+const CONCURRENCY = Number(values.concurrency);
+const DIR = values.dir!;
+if (values['vips-threads']) sharp.concurrency(Number(values['vips-threads']));
+if (values['no-vips-cache']) sharp.cache(false);
+const SIZE = 224;
+
+const OPTIONS: PreprocessOptions = {
+  width: SIZE, height: SIZE, channels: 3, layout: 'NCHW', resize: 'resize', normalization: normalizationPreset('imagenet'),
+};
+
+/** name -> [width, height, format] of each test set. */
+const SETS: Record<string, [number, number, 'jpeg' | 'png', orientation?: number]> = {
+  'jpeg-500x375': [500, 375, 'jpeg'],
+  'jpeg-640x480': [640, 480, 'jpeg'],
+  'png-500x375': [500, 375, 'png'],
+  'small-jpeg-150x100': [150, 100, 'jpeg'],
+  'exif6-jpeg-500x375': [500, 375, 'jpeg', 6],
+};
+
+async function makeImages(): Promise<Record<string, string[]>> {
+  const frames = readdirSync('examples/underpass/images').filter((f) => f.endsWith('.png')).sort()
+    .map((f) => path.join('examples/underpass/images', f));
+  const out: Record<string, string[]> = {};
+  for (const [set, [w, h, format, orientation]] of Object.entries(SETS)) {
+    const dir = path.join(DIR, set);
+    mkdirSync(dir, { recursive: true });
+    out[set] = [];
+    for (let i = 0; i < COUNT; i++) {
+      const file = path.join(dir, `${String(i).padStart(4, '0')}.${format === 'jpeg' ? 'jpg' : 'png'}`);
+      out[set].push(file);
+      if (existsSync(file)) continue;
+      const frame = frames[i % frames.length];
+      const meta = await sharp(frame).metadata();
+      const shift = Math.floor(i / frames.length) % 8;
+      let img = sharp(frame).extract({ left: shift, top: shift, width: meta.width! - 8, height: meta.height! - 8 })
+        .resize(w, h, { fit: 'fill' });
+      if (Math.floor(i / frames.length) % 2 === 1) img = img.flop();
+      if (orientation) img = img.withMetadata({ orientation });
+      await (format === 'jpeg' ? img.jpeg({ quality: 90 }) : img.png()).toFile(file);
+    }
+  }
+  return out;
+}
+
+// ---- The implementation before this change, for the identity check and the "before" numbers. ----
+
+async function legacyResample(px: DecodedPixels, g: Geometry): Promise<Float32Array> {
+  const { scaledWidth, scaledHeight, shiftX, shiftY } = resampleLayout(g);
+  const c = px.channels;
+  let data: Buffer = px.data;
+  let w = px.width;
+  let h = px.height;
+  const downW = Math.min(scaledWidth, w);
+  const downH = Math.min(scaledHeight, h);
+  if (downW !== w || downH !== h) {
+    let pipeline = sharp(data, { raw: { width: w, height: h, channels: c } }).resize(downW, downH, { fit: 'fill', kernel: 'linear' });
+    if (c === 1) pipeline = pipeline.toColourspace('b-w');
+    data = await pipeline.raw().toBuffer();
+    w = downW;
+    h = downH;
+  }
+  const axis = (n: number, scaled: number, shift: number, dst: number) => {
+    const t = { i0: new Int32Array(dst), i1: new Int32Array(dst), w1: new Float64Array(dst), inside: new Uint8Array(dst) };
+    const up = n === scaled ? undefined : linearTaps(n, scaled);
+    for (let o = 0; o < dst; o++) {
+      const s = o - shift;
+      if (s < 0 || s >= scaled) continue;
+      t.inside[o] = 1;
+      t.i0[o] = up ? up.i0[s] : s;
+      t.i1[o] = up ? up.i1[s] : s;
+      t.w1[o] = up ? up.w1[s] : 0;
+    }
+    return t;
+  };
+  const cols = axis(w, scaledWidth, shiftX, g.dstWidth);
+  const rows = axis(h, scaledHeight, shiftY, g.dstHeight);
+  const out = new Float32Array(g.dstWidth * g.dstHeight * c);
+  for (let v = 0; v < g.dstHeight; v++) {
+    if (!rows.inside[v]) continue;
+    const r0 = rows.i0[v] * w, r1 = rows.i1[v] * w, wy = rows.w1[v];
+    for (let u = 0; u < g.dstWidth; u++) {
+      if (!cols.inside[u]) continue;
+      const c0 = cols.i0[u], c1 = cols.i1[u], wx = cols.w1[u];
+      const p00 = (r0 + c0) * c, p01 = (r0 + c1) * c, p10 = (r1 + c0) * c, p11 = (r1 + c1) * c;
+      const o = (v * g.dstWidth + u) * c;
+      for (let k = 0; k < c; k++) {
+        const top = data[p00 + k] + (data[p01 + k] - data[p00 + k]) * wx;
+        const bottom = data[p10 + k] + (data[p11 + k] - data[p10 + k]) * wx;
+        out[o + k] = top + (bottom - top) * wy;
+      }
+    }
+  }
+  return out;
+}
+
+function legacyToTensor(hwc: Float32Array, o: PreprocessOptions): Float32Array {
+  const n = o.normalization;
+  const [ri, gi, bi] = o.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
+  const plane = o.width * o.height;
+  const tensor = new Float32Array(plane * o.channels);
+  const a = [0, 1, 2].map((c) => n.scale / n.std[c]);
+  const b = [0, 1, 2].map((c) => -n.mean[c] / n.std[c]);
+  for (let i = 0; i < plane; i++) {
+    const r = hwc[3 * i], g = hwc[3 * i + 1], bl = hwc[3 * i + 2];
+    if (o.channels === 1) {
+      tensor[i] = (0.299 * r + 0.587 * g + 0.114 * bl) * a[0] + b[0];
+    } else if (o.layout === 'NCHW') {
+      tensor[ri * plane + i] = r * a[0] + b[0];
+      tensor[gi * plane + i] = g * a[1] + b[1];
+      tensor[bi * plane + i] = bl * a[2] + b[2];
+    } else {
+      tensor[3 * i + ri] = r * a[0] + b[0];
+      tensor[3 * i + gi] = g * a[1] + b[1];
+      tensor[3 * i + bi] = bl * a[2] + b[2];
+    }
+  }
+  return tensor;
+}
+
+/** decodeRgb as it was: random access (the whole image decoded into memory before the pipeline runs). */
+async function legacyDecode(bytes: Buffer): Promise<DecodedPixels> {
+  const { data, info } = await sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: true })
+    .removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: 3 };
+}
+
+async function legacyPrepare(bytes: Buffer, o: PreprocessOptions): Promise<Float32Array> {
+  const decoded = await legacyDecode(bytes);
+  const g = geometryFor(decoded.width, decoded.height, o.width, o.height, o.resize);
+  return legacyToTensor(await legacyResample(decoded, g), o);
+}
+
+// ---- Measurement. ----
+
+type Prepare = (bytes: Buffer, file: string) => Promise<unknown>;
+
+const PREPARES: Record<string, Prepare> = {
+  'plain script (sharp(file).resize(224,224).raw())': (_bytes, file) => sharp(file).resize(SIZE, SIZE).raw().toBuffer(),
+  'heatgate before (two pipelines)': (bytes) => legacyPrepare(bytes, OPTIONS),
+  'heatgate now (prepareImage)': (bytes, file) => prepareImage(bytes, OPTIONS, file),
+};
+
+/** Median ms per image, one image at a time. */
+async function single(prepare: Prepare, files: string[], bytes: Buffer[]): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const t0 = performance.now();
+    await prepare(bytes[i], files[i]);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/**
+ * Wall ms per image with `CONCURRENCY` images in flight, and CPU ms per image (this process, libvips threads
+ * included): on a shared 2-core machine CPU time is the steadier number, and it is what decoding takes from ORT.
+ */
+async function concurrent(prepare: Prepare, files: string[], bytes: Buffer[]): Promise<[number, number]> {
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < files.length) {
+      const i = next++;
+      await prepare(bytes[i], files[i]);
+    }
+  }));
+  const wall = (performance.now() - t0) / files.length;
+  const cpu = process.cpuUsage(cpu0);
+  return [wall, (cpu.user + cpu.system) / 1000 / files.length];
+}
+
+/** Stage costs of the current prepareImage path, median ms per image. */
+async function stages(files: string[], bytes: Buffer[]): Promise<Record<string, number>> {
+  const t: Record<string, number[]> = { 'legacy decodeRgb (full size, EXIF)': [], 'decodeRgb (sequentialRead)': [], 'legacy resample (sharp reduce + JS pass)': [], 'legacy toTensor': [] };
+  for (let i = 0; i < files.length; i++) {
+    let t0 = performance.now();
+    const decoded = await legacyDecode(bytes[i]);
+    t['legacy decodeRgb (full size, EXIF)'].push(performance.now() - t0);
+    t0 = performance.now();
+    await decodeRgb(bytes[i]);
+    t['decodeRgb (sequentialRead)'].push(performance.now() - t0);
+    const g = geometryFor(decoded.width, decoded.height, SIZE, SIZE, 'resize');
+    t0 = performance.now();
+    const px = await legacyResample(decoded, g);
+    t['legacy resample (sharp reduce + JS pass)'].push(performance.now() - t0);
+    t0 = performance.now();
+    legacyToTensor(px, OPTIONS);
+    t['legacy toTensor'].push(performance.now() - t0);
+  }
+  return Object.fromEntries(Object.entries(t).map(([k, xs]) => [k, xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]]));
+}
+
+/** Counts tensors that differ (any element, bit for bit) between the legacy and the current implementation. */
+async function identity(files: string[], bytes: Buffer[]): Promise<string[]> {
+  const problems: string[] = [];
+  const variants: PreprocessOptions[] = [];
+  for (const resize of ['resize', 'center-crop', 'letterbox'] as ResizeMode[]) {
+    variants.push({ ...OPTIONS, resize });
+  }
+  variants.push({ ...OPTIONS, layout: 'NHWC', channelOrder: 'bgr', normalization: normalizationPreset('caffe') });
+  variants.push({ ...OPTIONS, channels: 1, resize: 'letterbox' });
+  variants.push({ ...OPTIONS, width: 300, height: 200, resize: 'center-crop' });
+  for (const o of variants) {
+    let differing = 0;
+    for (let i = 0; i < files.length; i++) {
+      const [a, b] = [await legacyPrepare(bytes[i], o), (await prepareImage(bytes[i], o, files[i])).tensor];
+      const same = a.length === b.length && Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+      if (!same) differing++;
+    }
+    if (differing) problems.push(`${differing}/${files.length} differ for ${o.resize} ${o.width}x${o.height} ${o.layout} c=${o.channels}`);
+  }
+  return problems;
+}
+
+const sets = await makeImages();
+console.log(`decode bench: ${COUNT} images per set, ${CONCURRENCY} concurrent, libvips threads ${sharp.concurrency()}, `
+  + `libvips cache ${values['no-vips-cache'] ? 'off' : 'on'}, node ${process.version}`);
+for (const [set, files] of Object.entries(sets)) {
+  const bytes = await Promise.all(files.map((f) => readFile(f)));
+  if (values['no-check']) {
+    console.log(`\n${set}:`);
+  } else {
+    const problems = await identity(files, bytes);
+    console.log(`\n${set}: tensors ${problems.length ? 'DIFFER: ' + problems.join('; ') : 'bit-identical to the previous implementation (6 option sets)'}`);
+  }
+  if (set.startsWith('small') || set.startsWith('exif')) continue;
+  for (const [stage, ms] of Object.entries(await stages(files, bytes))) console.log(`  stage ${stage.padEnd(44)} ${ms.toFixed(2)} ms`);
+  for (const [name, prepare] of Object.entries(PREPARES)) {
+    await single(prepare, files.slice(0, 20), bytes.slice(0, 20)); // warm-up
+    const s = await single(prepare, files, bytes);
+    const [wall, cpu] = await concurrent(prepare, files, bytes);
+    console.log(`  ${name.padEnd(50)} single ${s.toFixed(2)} ms/image, ${CONCURRENCY} concurrent ${wall.toFixed(2)} ms/image, CPU ${cpu.toFixed(2)} ms/image`);
+  }
+}

@@ -63,7 +63,7 @@ describe('heatgate demo (npm start)', () => {
 
   it('says why: which rule, which images, where the report is', () => {
     expect(printed).toMatch(/FAIL mean-invalid-mass: invalidMass mean = 0\.4\d+ \(<= 0\.2\)/);
-    expect(printed).toMatch(/worst images by invalidMass: frame_\d{4}\.png/);
+    expect(printed).toMatch(/worst images by invalidMass \([^)]+\): frame_\d{4}\.png/);
     expect(printed).toContain(path.join(out, 'shortcut', 'report.html'));
     expect(printed).toContain('As expected');
   });

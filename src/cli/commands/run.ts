@@ -54,9 +54,11 @@ export function describeRun({ gate, explained }: RunResult): string {
     );
   }
   for (const check of v.checks) if (check.outcome === 'fail') lines.push(`  FAIL ${check.message}`);
-  if (v.verdict === 'fail' && v.worstImages) {
-    const worst = v.worstImages.images.slice(0, 5).map((i) => `${i.image} (${formatNumber(i.value)})`);
-    lines.push(`  worst images by ${v.worstImages.metric}: ${worst.join(', ')}`);
+  // One line per failing rule's gallery (verdict.galleries), as the report shows them.
+  const failed = new Set(v.rules.filter((r) => r.outcome === 'fail').map((r) => r.name));
+  for (const gallery of v.verdict === 'fail' ? v.galleries.filter((g) => failed.has(g.rule)) : []) {
+    const worst = gallery.images.slice(0, 5).map((i) => `${i.image} (${formatNumber(i.value)})`);
+    lines.push(`  worst images by ${gallery.metric} (${gallery.rule}${gallery.class !== null ? `, class ${gallery.class}` : ''}): ${worst.join(', ')}`);
   }
   lines.push(`  report: ${gate.outputs.report}`, `  verdict: ${gate.outputs.verdict}`, '');
   return lines.join('\n');

@@ -1,9 +1,10 @@
-import { ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
+import { BugError, ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
 import type { TokenOptions } from '../onnx/tokens.ts';
-import { nonFinite } from '../onnx/probe.ts';
+import { nonFinite, probeTensors } from '../onnx/probe.ts';
+import { errorText } from '../redact.ts';
 import { openSession, ort, type ConcreteProvider, type ExecutionProvider } from '../onnx/session.ts';
 import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
 import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
@@ -103,7 +104,7 @@ export class Explainer {
     const inGraph = (options.inGraph ?? true) && !layers.some((l) => l.layout === 'tokens');
     const { bytes, ...augmented } = augmentModel(model, layers, method.usesGradients, inGraph ? method.graph : undefined);
     const providerOptions = { provider: options.provider, deviceId: options.deviceId, threads: options.threads, origin: 'heatgate' as const };
-    const { session, provider, reason } = await openSession(bytes, file, providerOptions);
+    const { session, provider, reason } = await openSession(bytes, file, providerOptions).catch((error: unknown) => blameModel(model, error));
     const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, reason, {
       scoresForInputs: (inputs, target) => explainer.scoresForInputs(inputs, target),
       scoresForActivations: (activations, target) => explainer.scoresForActivations(activations, target),
@@ -136,7 +137,7 @@ export class Explainer {
       [logits] = await this.predict([image]);
     } catch (error) {
       if (error instanceof InfrastructureError) throw error;
-      throw new InputError(`the model failed on a ${height}x${width} probe batch of 1: ${singleLine((error as Error).message)}`, file);
+      return blameModel(this.model, new BugError(`ONNX Runtime failed to run the graph heatgate built from the model: ${singleLine(errorText(error))}`, file));
     }
     const bad = nonFinite(logits);
     if (bad) {
@@ -314,6 +315,20 @@ export class Explainer {
     const classes = this.model.classes;
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);
   }
+}
+
+/**
+ * ONNX Runtime failed on the graph heatgate built. When no session has run the user's model yet (shapes came from
+ * the graph), the model may be at fault (an invalid graph, an absurd initializer): one probe of the model alone
+ * tells, and its refusal is input data (exit 3). Otherwise `error` stands.
+ */
+async function blameModel(model: InspectedModel, error: unknown): Promise<never> {
+  if (error instanceof BugError && model.shapeSource.from === 'graph') {
+    const { input, height, width, probeBatch } = model;
+    const fault = await probeTensors(model.loaded.model, model.loaded.file, input, { height, width, batch: probeBatch }, []).then(() => undefined, (e: unknown) => e);
+    if (fault) throw fault;
+  }
+  throw error;
 }
 
 /**

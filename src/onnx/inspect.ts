@@ -198,6 +198,7 @@ function reason(error: unknown, file: string): string {
  */
 function makeBatchSymbolic(loaded: LoadedModel): () => void {
   const graph = loaded.model.graph!;
+  if (loaded.source) loaded.source.stale = true; // the file's bytes no longer say what the graph is
   const undo: (() => void)[] = [];
   for (const value of [...(graph.input ?? []), ...(graph.output ?? [])]) {
     const dim = value.type?.tensorType?.shape?.dim?.[0];

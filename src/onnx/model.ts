@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { realpath } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
@@ -45,8 +45,11 @@ export interface ModelSource {
   stale: boolean;
 }
 
-/** Room after the file's bytes for the part an augmented graph appends (pages are committed only when written). */
-const APPEND_ROOM = 32 * 1024 * 1024;
+/**
+ * Room after the file's bytes for the part an augmented graph appends (the backward nodes and their small constants:
+ * kilobytes for a CNN head); pages are committed only when written. A part that does not fit is encoded whole.
+ */
+const appendRoom = (size: number) => Math.min(32 * 1024 * 1024, Math.max(4 * 1024 * 1024, size));
 const APPENDABLE = new Set(['node', 'initializer', 'input', 'output']);
 
 export interface LoadModelOptions {
@@ -69,14 +72,21 @@ export async function loadModel(file: string, options: LoadModelOptions = {}): P
 }
 
 /**
- * Reads the model into a buffer with APPEND_ROOM spare after it (its size from `stat`, the bytes streamed in and
- * hashed as they come); a file whose size is not known up front, or that changes while read, is read plainly.
+ * Reads the model into a buffer with room after it (appendRoom), hashing the bytes as they come: local files in large
+ * pieces, others by `stat` and a stream. A file whose size is not known up front, or that changes while read, is read
+ * plainly (and its errors reported as before).
  */
 async function readWithRoom(storage: Storage, loc: Location, file: string): Promise<{ bytes: Buffer; sha256: string; room?: Buffer }> {
   const problem = (p: string) => `cannot read model: ${p}`;
+  if (loc.scheme === 'file') {
+    const local = await readLocalWithRoom(loc.path).catch(() => undefined); // errors are reported by the plain read below
+    if (local) return local;
+    const bytes = await readOrThrow(storage, loc, problem, file);
+    return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
   const size = await storage.stat(loc).then((s) => (s?.kind === 'file' ? s.size : undefined), () => undefined);
   if (size !== undefined && size > 0) {
-    const room = Buffer.allocUnsafe(size + APPEND_ROOM);
+    const room = Buffer.allocUnsafe(size + appendRoom(size));
     const hash = createHash('sha256');
     let length = 0;
     try {
@@ -95,6 +105,29 @@ async function readWithRoom(storage: Storage, loc: Location, file: string): Prom
   const bytes = await readOrThrow(storage, loc, problem, file);
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
+
+/** A local file read in large pieces straight into its buffer (a stream's 64 KiB chunks cost more). */
+async function readLocalWithRoom(file: string): Promise<{ bytes: Buffer; sha256: string; room: Buffer } | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile() || stat.size === 0) return undefined;
+    const room = Buffer.allocUnsafe(stat.size + appendRoom(stat.size));
+    const hash = createHash('sha256');
+    let length = 0;
+    while (length < stat.size) {
+      const { bytesRead } = await handle.read(room, length, Math.min(READ_PIECE, stat.size - length), length);
+      if (bytesRead === 0) return undefined; // shrank while read
+      hash.update(room.subarray(length, length + bytesRead));
+      length += bytesRead;
+    }
+    return { bytes: room.subarray(0, length), sha256: hash.digest('hex'), room };
+  } finally {
+    await handle.close();
+  }
+}
+
+const READ_PIECE = 16 * 1024 * 1024;
 
 function modelSource(buffer: Buffer, length: number, model: onnx.ModelProto): ModelSource {
   // The generated classes keep each field's default on the prototype: its keys are the field names.

@@ -125,7 +125,7 @@ export function augmentModel(
     ...source,
     graph: onnx.GraphProto.create({ ...graph, node: nodes, initializer: initializers, input: inputs, output: outputs }),
   });
-  return { bytes: encodeModel(out), logits: model.logits, layers: augmented, withGradients };
+  return { bytes: encodeModel(out, model.loaded), logits: model.logits, layers: augmented, withGradients };
 }
 
 function graphOps(prefix: string, opset: number, nodes: onnx.NodeProto[], initializers: onnx.ITensorProto[]): GraphOps {

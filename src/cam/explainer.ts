@@ -1,9 +1,10 @@
-import { ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
+import { BugError, ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
 import type { TokenOptions } from '../onnx/tokens.ts';
-import { nonFinite } from '../onnx/probe.ts';
+import { nonFinite, probeTensors } from '../onnx/probe.ts';
+import { errorText } from '../redact.ts';
 import { openSession, ort, type ConcreteProvider, type ExecutionProvider } from '../onnx/session.ts';
 import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
 import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
@@ -30,6 +31,12 @@ export interface ExplainerOptions {
   output?: string;
   /** Transformer token layers: `--tokens-grid HxW` and `--skip-tokens n` (default: inferred). */
   tokens?: TokenOptions;
+  /**
+   * When the model's shapes came from the graph (no probe run), run one synthetic image through the new session
+   * before returning, so that a model with NaN/Inf logits or one ONNX Runtime cannot run fails here (exit 3, naming
+   * the model) before any output is written. Default true; the sanity check's randomized copies skip it.
+   */
+  checkOutputs?: boolean;
 }
 
 export interface Explanation {
@@ -59,7 +66,8 @@ export class Explainer {
     readonly model: InspectedModel,
     readonly layers: LayerCandidate[],
     readonly method: CamMethod,
-    private readonly augmented: AugmentedModel,
+    /** The augmented graph's outputs; its bytes are not kept (ONNX Runtime holds the weights once the session exists). */
+    private readonly augmented: Omit<AugmentedModel, 'bytes'>,
     private readonly session: ort.InferenceSession,
     readonly provider: ConcreteProvider,
     /** Why this provider (auto's choice and reason, or "requested"). */
@@ -94,9 +102,9 @@ export class Explainer {
     }
     // Token layers leave the session as A and dA: the class token is dropped and the grid read here (featureMap).
     const inGraph = (options.inGraph ?? true) && !layers.some((l) => l.layout === 'tokens');
-    const augmented = augmentModel(model, layers, method.usesGradients, inGraph ? method.graph : undefined);
+    const { bytes, ...augmented } = augmentModel(model, layers, method.usesGradients, inGraph ? method.graph : undefined);
     const providerOptions = { provider: options.provider, deviceId: options.deviceId, threads: options.threads, origin: 'heatgate' as const };
-    const { session, provider, reason } = await openSession(augmented.bytes, file, providerOptions);
+    const { session, provider, reason } = await openSession(bytes, file, providerOptions).catch((error: unknown) => blameModel(model, error));
     const explainer: Explainer = new Explainer(model, layers, method, augmented, session, provider, reason, {
       scoresForInputs: (inputs, target) => explainer.scoresForInputs(inputs, target),
       scoresForActivations: (activations, target) => explainer.scoresForActivations(activations, target),
@@ -104,7 +112,37 @@ export class Explainer {
     // The head runs where the main session does (auto has already chosen).
     explainer.providerOptions = { threads: options.threads, provider, deviceId: provider === 'cuda' ? options.deviceId : undefined };
     explainer.createOptions = options;
+    if ((options.checkOutputs ?? true) && model.shapeSource.from === 'graph') {
+      try {
+        await explainer.checkOutputs();
+      } catch (error) {
+        await explainer.release();
+        throw error;
+      }
+    }
     return explainer;
+  }
+
+  /**
+   * What the probe run established before shapes came from the graph: the model runs, and its logits are finite on
+   * a deterministic synthetic image (the probe's input). One batch-1 run of the augmented session.
+   */
+  private async checkOutputs(): Promise<void> {
+    const { channels, height, width } = this.inputShape;
+    const image = new Float32Array(channels * height * width);
+    for (let i = 0; i < image.length; i++) image[i] = Math.sin(i * 0.37) * 0.5; // deterministic, no ties
+    const file = this.model.loaded.file;
+    let logits: Float32Array;
+    try {
+      [logits] = await this.predict([image]);
+    } catch (error) {
+      if (error instanceof InfrastructureError) throw error;
+      return blameModel(this.model, new BugError(`ONNX Runtime failed to run the graph heatgate built from the model: ${singleLine(errorText(error))}`, file));
+    }
+    const bad = nonFinite(logits);
+    if (bad) {
+      throw new InputError(`the model outputs ${bad} logits ("${this.model.output.output}") on a ${height}x${width} probe batch: its weights or its arithmetic are broken`, file);
+    }
   }
 
   /**
@@ -278,6 +316,20 @@ export class Explainer {
     const classes = this.model.classes;
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);
   }
+}
+
+/**
+ * ONNX Runtime failed on the graph heatgate built. When no session has run the user's model yet (shapes came from
+ * the graph), the model may be at fault (an invalid graph, an absurd initializer): one probe of the model alone
+ * tells, and its refusal is input data (exit 3). Otherwise `error` stands.
+ */
+async function blameModel(model: InspectedModel, error: unknown): Promise<never> {
+  if (error instanceof BugError && model.shapeSource.from === 'graph') {
+    const { input, height, width, probeBatch } = model;
+    const fault = await probeTensors(model.loaded.model, model.loaded.file, input, { height, width, batch: probeBatch }, []).then(() => undefined, (e: unknown) => e);
+    if (fault) throw fault;
+  }
+  throw error;
 }
 
 /**

@@ -36,14 +36,16 @@ export async function foldConstants(loaded: LoadedModel): Promise<LoadedModel> {
   const frontier = [...folded].filter((n) => n.opType !== 'Constant').flatMap((n) => n.output ?? []).filter((o) => o && read.has(o));
   if (frontier.length === 0) return loaded;
 
-  const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  // Only the initializers the folded nodes read: the fold session holds no copy of the weights.
+  const foldNodes = (graph.node ?? []).filter((n) => folded.has(n));
+  const readByFold = new Set(foldNodes.flatMap((n) => n.input ?? []));
   const foldModel = onnx.ModelProto.create({
     ...loaded.model,
     graph: onnx.GraphProto.create({
       name: 'heatgate_fold',
-      node: (graph.node ?? []).filter((n) => folded.has(n)),
-      initializer: graph.initializer ?? [],
-      input: (graph.input ?? []).filter((i) => initializerNames.has(i.name ?? '')),
+      node: foldNodes,
+      initializer: (graph.initializer ?? []).filter((t) => readByFold.has(t.name ?? '')),
+      input: (graph.input ?? []).filter((i) => readByFold.has(i.name ?? '')),
       output: frontier.map((name) => ({ name })),
     }),
   });

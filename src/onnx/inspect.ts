@@ -9,6 +9,7 @@ import { loadModel, type LoadedModel, type LoadModelOptions } from './model.ts';
 import { batchDisagreement, imageInput, probeTensors, type ImageInput, type TensorInfo } from './probe.ts';
 import { toNumber } from './proto.ts';
 import { chooseScores, type ScoreOutput } from './scores.ts';
+import { inferShapes } from './shapes.ts';
 import { upgradeToWorkingOpset } from './upgrade.ts';
 
 /** Spatial size the layer list is probed at when the model's input height/width are symbolic and no size is given. */
@@ -31,6 +32,11 @@ export interface InspectedModel {
   /** The batch the shapes were observed at: 2, or 1 when the export fixed the batch at 1. */
   probeBatch: number;
   shapes: Map<string, TensorInfo>;
+  /**
+   * Where `shapes` came from: the graph (shapes.ts; no session ran, so NaN logits are found by the Explainer's first
+   * run), or probe runs of the model, and why the graph did not do.
+   */
+  shapeSource: { from: 'graph' } | { from: 'probe'; reason: string };
   candidates: LayerCandidate[];
   /** heatgate.* metadata_props the exporter stored (normalize, classes, input_size, channels, mean, std). */
   metadata: Record<string, string>;
@@ -68,37 +74,19 @@ export async function inspectModel(
   const height = givenHeight ?? DEFAULT_INPUT_SIZE;
   const width = givenWidth ?? DEFAULT_INPUT_SIZE;
   const index = new GraphIndex(graph);
-  const all = (graph.node ?? []).flatMap((n) => n.output ?? []).filter((o) => o);
 
-  // Exports with a fixed batch of 1 are common; try them at batch 2 with the batch made symbolic (Reshape targets
-  // [1, ...] read as [0, ...]), and keep batch 2 only when each sample gets what it gets alone.
+  // Shapes come from the graph (no session) when it can be followed; else from probe runs. Exports with a fixed
+  // batch of 1 always take the probe: whether they run batched is a question of values, not shapes.
   let probeBatch = 2;
-  let shapes: Map<string, TensorInfo> | undefined;
-  const restore = input.dynamicBatch ? undefined : makeBatchSymbolic(loaded);
-  let atTwo: unknown;
-  try {
-    shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
-  } catch (error) {
-    if (!restore) throw error;
-    atTwo = error;
-  }
-  if (restore && shapes) {
-    const disagreement = await batchDisagreement(loaded.model, file, input, { height, width });
-    if (disagreement) {
-      atTwo = new Error(disagreement);
-      shapes = undefined;
-    }
-  }
-  if (!shapes) {
-    restore!();
-    probeBatch = 1;
-    try {
-      shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
-    } catch (atOne) {
-      // Both reasons: the batch-2 failure may be the real one (the retry at 1 only suits exports with a fixed batch).
-      throw new InputError(`the model failed at batch 2 (${reason(atTwo, file)}) and at batch 1 (${reason(atOne, file)})`, file);
-    }
-    notes.push(`batch: "${input.name}" was exported with a fixed batch of 1 and does not run batched (${reason(atTwo, file)}); one image per run`);
+  let shapes: Map<string, TensorInfo>;
+  let shapeSource: InspectedModel['shapeSource'];
+  const inferred = input.dynamicBatch ? inferShapes(index, input, loaded.opset, { batch: probeBatch, height, width }) : { unknown: 'the input has a fixed batch' };
+  if ('shapes' in inferred) {
+    shapes = inferred.shapes;
+    shapeSource = { from: 'graph' };
+  } else {
+    ({ shapes, probeBatch } = await probeShapes(loaded, input, { height, width }, notes));
+    shapeSource = { from: 'probe', reason: inferred.unknown };
   }
   const chosen = chooseScores(graph, index.producers, shapes, size.output, file);
   const outputInfo = shapes.get(chosen.output)!;
@@ -130,11 +118,57 @@ export async function inspectModel(
     output: chosen,
     probeBatch,
     shapes,
+    shapeSource,
     candidates: layerCandidates(scoreIndex, input, logits, shapes, { batch: probeBatch, height, width, tokens: size.tokens }),
     metadata,
     notes,
     sizeFromImages,
   };
+}
+
+/**
+ * Shapes from probe runs of the model (every node output as an extra output). Exports with a fixed batch of 1 are
+ * common; they are tried at batch 2 with the batch made symbolic (Reshape targets [1, ...] read as [0, ...]), and
+ * batch 2 is kept only when each sample gets what it gets alone.
+ */
+async function probeShapes(
+  loaded: LoadedModel,
+  input: ImageInput,
+  size: { height: number; width: number },
+  notes: string[],
+): Promise<{ shapes: Map<string, TensorInfo>; probeBatch: number }> {
+  const { file } = loaded;
+  const { height, width } = size;
+  const all = (loaded.model.graph!.node ?? []).flatMap((n) => n.output ?? []).filter((o) => o);
+  let probeBatch = 2;
+  let shapes: Map<string, TensorInfo> | undefined;
+  const restore = input.dynamicBatch ? undefined : makeBatchSymbolic(loaded);
+  let atTwo: unknown;
+  try {
+    shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
+  } catch (error) {
+    if (!restore) throw error;
+    atTwo = error;
+  }
+  if (restore && shapes) {
+    const disagreement = await batchDisagreement(loaded.model, file, input, { height, width });
+    if (disagreement) {
+      atTwo = new Error(disagreement);
+      shapes = undefined;
+    }
+  }
+  if (!shapes) {
+    restore!();
+    probeBatch = 1;
+    try {
+      shapes = await probeTensors(loaded.model, file, input, { height, width, batch: probeBatch }, all);
+    } catch (atOne) {
+      // Both reasons: the batch-2 failure may be the real one (the retry at 1 only suits exports with a fixed batch).
+      throw new InputError(`the model failed at batch 2 (${reason(atTwo, file)}) and at batch 1 (${reason(atOne, file)})`, file);
+    }
+    notes.push(`batch: "${input.name}" was exported with a fixed batch of 1 and does not run batched (${reason(atTwo, file)}); one image per run`);
+  }
+  return { shapes, probeBatch };
 }
 
 /**
@@ -164,6 +198,7 @@ function reason(error: unknown, file: string): string {
  */
 function makeBatchSymbolic(loaded: LoadedModel): () => void {
   const graph = loaded.model.graph!;
+  if (loaded.source) loaded.source.stale = true; // the file's bytes no longer say what the graph is
   const undo: (() => void)[] = [];
   for (const value of [...(graph.input ?? []), ...(graph.output ?? [])]) {
     const dim = value.type?.tensorType?.shape?.dim?.[0];

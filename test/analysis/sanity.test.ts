@@ -107,6 +107,9 @@ describe('sanity: the cascade', () => {
     expect([...(tensorData(copy.index.initializers.get('fc.w')!) as Float32Array)]).not.toEqual([...before]);
     expect([...(tensorData(m.index.initializers.get('fc.w')!) as Float32Array)]).toEqual([...before]);
     expect([...(tensorData(copy.index.initializers.get('conv.w')!) as Float32Array)]).toEqual([...(tensorData(m.index.initializers.get('conv.w')!) as Float32Array)]);
+    // One parse: the weights it leaves alone are the model's own tensors, not a decoded copy of the whole file.
+    expect(copy.index.initializers.get('conv.w')).toBe(m.index.initializers.get('conv.w'));
+    expect(copy.loaded.model.graph!.node).toBe(m.loaded.model.graph!.node);
   });
 
   it('a fixed edge filter feeding the logits: the maps do not change under randomization, and the check fails', async () => {

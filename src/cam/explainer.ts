@@ -134,7 +134,7 @@ export class Explainer {
     const file = this.model.loaded.file;
     let logits: Float32Array;
     try {
-      [logits] = await this.predict([image]);
+      [logits] = await this.logitsOf([image]);
     } catch (error) {
       if (error instanceof InfrastructureError) throw error;
       return blameModel(this.model, new BugError(`ONNX Runtime failed to run the graph heatgate built from the model: ${singleLine(errorText(error))}`, file));
@@ -265,6 +265,10 @@ export class Explainer {
 
   /** Logits only (counterfactual checks): one run, no CAM arithmetic. */
   async predict(images: readonly Float32Array[]): Promise<Float32Array[]> {
+    return this.logitsOf(images);
+  }
+
+  private async logitsOf(images: readonly Float32Array[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
     // Fetching the logits alone, ORT runs the forward only: no backward, no CAM nodes (resnet50: 40 % less time).
     const outputs = await this.run(this.session, this.feeds(images, images.map(() => -1)), [this.augmented.logits]);

@@ -16,6 +16,22 @@ import { InputError } from '../../src/errors.ts';
 import { saveModel } from '../../src/onnx/model.ts';
 import { rng, tinyCnn, type TinyCnn } from '../helpers/tiny-models.ts';
 import { makeTensor, toNodeProto } from '../../src/onnx/builder.ts';
+import protobuf from 'protobufjs/minimal.js';
+
+/**
+ * The graph nodes of model bytes, merging every occurrence of ModelProto.graph (field 7) as protobuf does and ONNX
+ * Runtime reads them: augmented models are the file's bytes plus an appended graph part (src/onnx/model.ts).
+ */
+function mergedNodes(bytes: Uint8Array): onnx.INodeProto[] {
+  const reader = protobuf.Reader.create(bytes);
+  const nodes: onnx.INodeProto[] = [];
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 7) nodes.push(...(onnx.GraphProto.decode(reader, reader.uint32()).node ?? []));
+    else reader.skipType(tag & 7);
+  }
+  return nodes;
+}
 
 const S = 8;
 const C = 4;
@@ -147,7 +163,7 @@ describe('Explainer on a tiny CNN (closed-form references)', () => {
     await saveModel(tiny.model, file);
     const model = await inspectModel(file);
     const augmented = augmentModel(model, chooseLayers(model.candidates, [layer], file), true, gradCam.graph);
-    const added = onnx.ModelProto.decode(augmented.bytes).graph!.node!.slice(tiny.model.graph!.node!.length).map((n) => n.opType);
+    const added = mergedNodes(augmented.bytes).slice(tiny.model.graph!.node!.length).map((n) => n.opType);
     expect(added).toContain('Gather');
     expect(added).not.toContain('OneHot');
     expect(added).not.toContain('Gemm');

@@ -32,3 +32,31 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * A sorted copy of `values`, ascending, equal to `Float32Array.from(values).sort()`. Heatmaps are non-negative, and
+ * the bit patterns of non-negative float32 values (+0 included) order as unsigned integers do: an LSD radix sort on
+ * those bits (four 8-bit passes) is linear, several times faster than the comparison sort on a 224x224 map, which
+ * every image's metrics need. Anything else (a negative value, -0, NaN) takes the comparison sort.
+ */
+export function sortedCopy(values: Float32Array): Float32Array {
+  const n = values.length;
+  const bits = new Uint32Array(Float32Array.from(values).buffer);
+  for (let i = 0; i < n; i++) if (bits[i] >= 0x7f800001) return new Float32Array(bits.buffer).sort(); // sign bit or NaN
+  let from = bits;
+  let to = new Uint32Array(n);
+  const counts = new Uint32Array(256);
+  for (let shift = 0; shift < 32; shift += 8) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(from[i] >>> shift) & 255]++;
+    if (counts[(from[0] >>> shift) & 255] === n) continue; // every value has the same byte here
+    for (let b = 0, sum = 0; b < 256; b++) {
+      const c = counts[b];
+      counts[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) to[counts[(from[i] >>> shift) & 255]++] = from[i];
+    [from, to] = [to, from];
+  }
+  return new Float32Array(from.buffer);
+}

@@ -2,6 +2,7 @@ import { normalizeMinMax, upsampleBilinear } from '../../imaging/index.ts';
 import type { FaithfulnessResult } from '../faithfulness.ts';
 import type { OcclusionResult } from '../occlusion.ts';
 import type { MetricContext } from './types.ts';
+import { sortedCopy } from '../../numeric.ts';
 
 /**
  * The pointing game's tolerance as a share of the model input's shorter side: TorchRay's 15 px on ImageNet-sized
@@ -83,7 +84,7 @@ export function createMetricContext(input: MetricInput): MetricContext {
       return heatSum;
     },
     get sortedHeatmap(): Float32Array {
-      sorted ??= Float32Array.from(this.heatmap).sort();
+      sorted ??= sortedCopy(this.heatmap);
       return sorted;
     },
   };

@@ -138,18 +138,20 @@ class Slice {
 }
 
 /** Keeps the `keep` highest and lowest entries seen; ties keep the earlier image. */
-class Extremes {
+export class Extremes {
   readonly high: ImageRef[] = [];
   readonly low: ImageRef[] = [];
   constructor(private readonly keep: number) {}
-  offer(make: () => ImageRef, value: number): void {
-    if (this.keep <= 0) return;
+  /** True when the entry made either list. */
+  offer(make: () => ImageRef, value: number): boolean {
+    if (this.keep <= 0) return false;
     const wantsHigh = this.high.length < this.keep || value > this.high[this.high.length - 1].value;
     const wantsLow = this.low.length < this.keep || value < this.low[this.low.length - 1].value;
-    if (!wantsHigh && !wantsLow) return;
+    if (!wantsHigh && !wantsLow) return false;
     const ref = make();
     if (wantsHigh) insert(this.high, ref, (a, b) => b.value - a.value, this.keep);
     if (wantsLow) insert(this.low, ref, (a, b) => a.value - b.value, this.keep);
+    return true;
   }
 }
 
@@ -216,7 +218,7 @@ export class Aggregator {
     }
     const index = record.target ?? record.predicted;
     const name = record.className;
-    const key = index !== undefined && index !== null ? String(index) : (name ?? 'unknown');
+    const key = recordClassKey(record);
     let cls = this.classes.get(key);
     if (!cls) {
       cls = { ...(index !== undefined && index !== null && { index }), ...(name !== undefined && { name }), slice: new Slice() };
@@ -225,10 +227,7 @@ export class Aggregator {
       cls.name = name;
     }
     cls.slice.count++;
-    const metrics: Record<string, number | null> = { ...(record.metrics ?? {}) };
-    if (metrics.correct === undefined && record.label !== undefined && record.predicted !== undefined) {
-      metrics.correct = record.label === null ? null : Number(record.label === record.predicted);
-    }
+    const metrics = recordMetrics(record);
     const info = { key, index: cls.index, name: cls.name };
     let bad = false;
     for (const [metric, value] of Object.entries(metrics)) {
@@ -331,7 +330,22 @@ export class Aggregator {
   }
 }
 
-function imageRef(record: ResultRecord, metrics: Record<string, number | null>, classKey: string, value: number): ImageRef {
+/** A record's class slice: the explained class index, else the class name. */
+export function recordClassKey(record: ResultRecord): string {
+  const index = record.target ?? record.predicted;
+  return index !== undefined && index !== null ? String(index) : (record.className ?? 'unknown');
+}
+
+/** A record's metrics as the gate reads them: `correct` derived from the label when the record has none. */
+export function recordMetrics(record: ResultRecord): Record<string, number | null> {
+  const metrics: Record<string, number | null> = { ...(record.metrics ?? {}) };
+  if (metrics.correct === undefined && record.label !== undefined && record.predicted !== undefined) {
+    metrics.correct = record.label === null ? null : Number(record.label === record.predicted);
+  }
+  return metrics;
+}
+
+export function imageRef(record: ResultRecord, metrics: Record<string, number | null>, classKey: string, value: number): ImageRef {
   return {
     image: record.image,
     value,

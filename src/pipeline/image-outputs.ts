@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Analyser, BatchItem } from '../analysis/types.ts';
 import { ConfigError } from '../errors.ts';
-import { metricKey } from '../gate/aggregator.ts';
+import { ALL, Extremes, imageRef, metricKey, recordClassKey, recordMetrics } from '../gate/aggregator.ts';
 import type { Policy } from '../gate/policy.ts';
 import { encodeNpy, renderOverlay, type PreparedImage } from '../imaging/index.ts';
 import { joinLocation, type Location } from '../storage/location.ts';
@@ -70,7 +70,7 @@ interface Watch {
  */
 export class GalleryCandidates {
   private readonly watches: Watch[];
-  private readonly ends = new Map<string, { high: Ranked[]; low: Ranked[] }>();
+  private readonly ends = new Map<string, Extremes>();
   private readonly maps = new Map<string, KeptMap>();
   private live = 0;
 
@@ -93,15 +93,15 @@ export class GalleryCandidates {
   offer(record: ResultRecord, map: KeptMap): void {
     if (this.keep <= 0) return;
     let wanted = false;
+    const metrics = recordMetrics(record);
+    const classKey = recordClassKey(record);
     for (const { metric, perClass } of this.watches) {
-      const value = metricValue(record, metric);
-      if (value === null) continue;
-      const slice = perClass ? classKey(record) : '*';
-      const id = `${slice}\0${metric}`;
+      const value = metrics[metric];
+      if (typeof value !== 'number') continue;
+      const id = `${perClass ? classKey : ALL}\0${metric}`;
       let ends = this.ends.get(id);
-      if (!ends) this.ends.set(id, (ends = { high: [], low: [] }));
-      if (rank(ends.high, record.image, value, (a, b) => b - a, this.keep)) wanted = true;
-      if (rank(ends.low, record.image, value, (a, b) => a - b, this.keep)) wanted = true;
+      if (!ends) this.ends.set(id, (ends = new Extremes(this.keep)));
+      if (ends.offer(() => imageRef(record, metrics, classKey, value), value)) wanted = true;
     }
     if (!wanted) return;
     this.maps.set(record.image, { cam: map.cam, camHeight: map.camHeight, camWidth: map.camWidth });
@@ -124,37 +124,6 @@ export class GalleryCandidates {
     for (const image of this.maps.keys()) if (!alive.has(image)) this.maps.delete(image);
     this.live = this.maps.size;
   }
-}
-
-interface Ranked {
-  image: string;
-  value: number;
-}
-
-/** Inserts into a list sorted by `order`, keeping at most `keep`; true when the image made the list. */
-function rank(list: Ranked[], image: string, value: number, order: (a: number, b: number) => number, keep: number): boolean {
-  if (list.length === keep && order(value, list[list.length - 1].value) >= 0) return false;
-  let i = list.length;
-  while (i > 0 && order(value, list[i - 1].value) < 0) i--;
-  list.splice(i, 0, { image, value });
-  if (list.length > keep) list.pop();
-  return true;
-}
-
-/** The value the gate aggregates for `metric` (accuracy's `correct` is derived from the label, as the Aggregator does). */
-function metricValue(record: ResultRecord, metric: string): number | null {
-  const value = record.metrics?.[metric];
-  if (typeof value === 'number') return value;
-  if (metric === 'correct' && value === undefined && record.label !== undefined && record.label !== null && record.predicted !== undefined) {
-    return Number(record.label === record.predicted);
-  }
-  return null;
-}
-
-/** The Aggregator's class key: the explained class index, else the class name. */
-function classKey(record: ResultRecord): string {
-  const index = record.target ?? record.predicted;
-  return index !== undefined && index !== null ? String(index) : (record.className ?? 'unknown');
 }
 
 export interface ImageOutputOptions {

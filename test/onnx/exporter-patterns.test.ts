@@ -18,6 +18,7 @@ import { encodeModel } from '../../src/onnx/model.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
 import { rng } from '../helpers/tiny-models.ts';
 import { centralDifferenceRows } from '../autodiff/grad-check.ts';
+import { runModel } from '../helpers/run-model.ts';
 
 const C = 4, K = 3, S = 5, N = 2;
 const r = rng(33);
@@ -111,15 +112,6 @@ function build(nodes: NodeSpec[], weights: onnx.TensorProto[], input: Pattern['i
   return encodeModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph }));
 }
 
-async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>) {
-  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
 describe.each(patterns)('%s', (_, p) => {
   it('takes the expected target layer; predictions are plain ONNX Runtime\'s; dS/dA matches finite differences', async () => {
     const bytes = build([...p.body, ...p.head], p.weights, p.input, p.output, p.opset);
@@ -128,7 +120,7 @@ describe.each(patterns)('%s', (_, p) => {
     const per = p.imageDims.reduce((a, b) => a * b, 1);
     const image = vals(N * per, 2);
     const feed = () => new ort.Tensor('float32', image, [N, ...p.imageDims]);
-    const plain = (await run(bytes, { [p.input.name]: feed() }))[p.output].data as Float32Array;
+    const plain = (await runModel(bytes, { [p.input.name]: feed() }))[p.output].data as Float32Array;
 
     const model = await inspectModel(file);
     expect(defaultLayer(model.candidates, file).tensor).toBe(p.auto);
@@ -147,12 +139,12 @@ describe.each(patterns)('%s', (_, p) => {
     const size = p.layerDims.reduce((a, b) => a * b, 1);
     const h = 1e-2;
     for (const k of [0, K - 1]) {
-      const out = await run(augmented.bytes, { [p.input.name]: feed(), [TARGET_INPUT]: new ort.Tensor('int64', new BigInt64Array(N).fill(BigInt(k)), [N]) });
+      const out = await runModel(augmented.bytes, { [p.input.name]: feed(), [TARGET_INPUT]: new ort.Tensor('int64', new BigInt64Array(N).fill(BigInt(k)), [N]) });
       const act = out[p.layer].data as Float32Array;
       const grad = out[augmented.layers[0].gradient!].data as Float32Array;
       for (let n = 0; n < N; n++) {
         const batch = centralDifferenceRows(act.subarray(n * size, (n + 1) * size), h);
-        const scores = (await run(headOnly, { [p.layer]: new ort.Tensor('float32', batch, [2 * size, ...p.layerDims]) }))[p.output].data as Float32Array;
+        const scores = (await runModel(headOnly, { [p.layer]: new ort.Tensor('float32', batch, [2 * size, ...p.layerDims]) }))[p.output].data as Float32Array;
         for (let j = 0; j < size; j++) {
           const fd = (scores[2 * j * K + k] - scores[(2 * j + 1) * K + k]) / (2 * h);
           expect(Math.abs(grad[n * size + j] - fd), `class ${k} image ${n} element ${j}`).toBeLessThanOrEqual(3e-4 + 3e-3 * Math.abs(fd));

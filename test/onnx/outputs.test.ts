@@ -19,6 +19,7 @@ import { encodeModel } from '../../src/onnx/model.ts';
 import { DataType, onnx } from '../../src/onnx/proto.ts';
 import { rng } from '../helpers/tiny-models.ts';
 import { centralDifferenceRows } from '../autodiff/grad-check.ts';
+import { runModel } from '../helpers/run-model.ts';
 
 const C = 4, S = 5, N = 3;
 const r = rng(21);
@@ -109,15 +110,6 @@ function build(nodes: NodeSpec[], weights: onnx.TensorProto[], input: { name: st
   return encodeModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph }));
 }
 
-async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>) {
-  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
 /** Per-sample slices of every output. */
 function samples(result: ort.InferenceSession.OnnxValueMapType, names: string[], count: number): Record<string, Float32Array>[] {
   return Array.from({ length: count }, (_, n) =>
@@ -143,7 +135,7 @@ describe.each(forms)('%s', (_, form) => {
 
   it('predictions are plain ONNX Runtime\'s; dS/dA matches finite differences for each class', async () => {
     const file = await saved(bytes);
-    const plain = samples(await run(bytes, { input: new ort.Tensor('float32', image, [N, 3, S, S]) }), names, N);
+    const plain = samples(await runModel(bytes, { input: new ort.Tensor('float32', image, [N, 3, S, S]) }), names, N);
     const model = await inspectModel(file, { output: form.output });
     expect([model.classes, model.output.kind]).toEqual([form.classes, form.kind]);
 
@@ -158,13 +150,13 @@ describe.each(forms)('%s', (_, form) => {
     const per = C * S * S;
     const h = 1e-2;
     for (const k of [0, form.classes - 1]) {
-      const out = await run(augmented.bytes, { input: new ort.Tensor('float32', image, [N, 3, S, S]), [TARGET_INPUT]: new ort.Tensor('int64', new BigInt64Array(N).fill(BigInt(k)), [N]) });
+      const out = await runModel(augmented.bytes, { input: new ort.Tensor('float32', image, [N, 3, S, S]), [TARGET_INPUT]: new ort.Tensor('int64', new BigInt64Array(N).fill(BigInt(k)), [N]) });
       expect([...(out[CLASS_OUTPUT].data as BigInt64Array)].map(Number)).toEqual([k, k, k]);
       const act = out.act.data as Float32Array;
       const grad = out[augmented.layers[0].gradient!].data as Float32Array;
       for (let n = 0; n < N; n++) {
         const batch = centralDifferenceRows(act.subarray(n * per, (n + 1) * per), h);
-        const rows = samples(await run(headOnly, { act: new ort.Tensor('float32', batch, [2 * per, C, S, S]) }), names.filter((x) => x !== 'act'), 2 * per);
+        const rows = samples(await runModel(headOnly, { act: new ort.Tensor('float32', batch, [2 * per, C, S, S]) }), names.filter((x) => x !== 'act'), 2 * per);
         for (let j = 0; j < per; j++) {
           const fd = (form.score(rows[2 * j], k) - form.score(rows[2 * j + 1], k)) / (2 * h);
           expect(Math.abs(grad[n * per + j] - fd), `class ${k} image ${n} element ${j}`).toBeLessThanOrEqual(3e-4 + 3e-3 * Math.abs(fd));

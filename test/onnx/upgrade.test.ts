@@ -18,6 +18,7 @@ import { DataType, onnx } from '../../src/onnx/proto.ts';
 import { pearson } from '../helpers/stats.ts';
 import { rng } from '../helpers/tiny-models.ts';
 import { centralDifferenceRows } from '../autodiff/grad-check.ts';
+import { runModel } from '../helpers/run-model.ts';
 
 const C = 4, K = 5, S = 6;
 const r = rng(7);
@@ -65,15 +66,6 @@ function ir3(nodes: NodeSpec[], input: { name: string; dims: (number | string)[]
   return encodeModel(onnx.ModelProto.create({ irVersion: 3, producerName: 'heatgate-test', opsetImport: [{ domain: '', version: 7 }], graph }));
 }
 
-async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
-  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
 describe('an IR 3 / opset 7 model with attribute-form ops', () => {
   const N = 2;
   const image = values(N * 3 * S * S, 2);
@@ -98,12 +90,12 @@ describe('an IR 3 / opset 7 model with attribute-form ops', () => {
     const file = path.join(dir, 'm.onnx');
     const bytes = ir3([...body, ...head], { name: 'data', dims: ['N', 3, S, S] });
     await writeFile(file, bytes);
-    const original = (await run(bytes, { data: imageTensor() })).prob;
+    const original = (await runModel(bytes, { data: imageTensor() })).prob;
 
     const model = await inspectModel(file);
     const layer = model.candidates.find((c) => c.tensor === 'act')!;
     const augmented = augmentModel(model, [layer], true);
-    const out = await run(augmented.bytes, { data: imageTensor(), [TARGET_INPUT]: new ort.Tensor('int64', new BigInt64Array(N).fill(-1n), [N]) });
+    const out = await runModel(augmented.bytes, { data: imageTensor(), [TARGET_INPUT]: new ort.Tensor('int64', new BigInt64Array(N).fill(-1n), [N]) });
     const probs = out.prob.data as Float32Array;
     (original.data as Float32Array).forEach((v, i) => expect(Math.abs(probs[i] - v)).toBeLessThanOrEqual(1e-6));
     const activation = out.act.data as Float32Array;
@@ -117,7 +109,7 @@ describe('an IR 3 / opset 7 model with attribute-form ops', () => {
       const row = probs.slice(n * K, (n + 1) * K);
       const target = row.indexOf(Math.max(...row));
       const batch = centralDifferenceRows(activation.subarray(n * per, (n + 1) * per), h);
-      const scores = (await run(headOnly, { act: new ort.Tensor('float32', batch, [2 * per, C, S, S]) })).prob.data as Float32Array;
+      const scores = (await runModel(headOnly, { act: new ort.Tensor('float32', batch, [2 * per, C, S, S]) })).prob.data as Float32Array;
       const fd = Float64Array.from({ length: per }, (_, j) => (scores[2 * j * K + target] - scores[(2 * j + 1) * K + target]) / (2 * h));
       const mine = gradient.subarray(n * per, (n + 1) * per);
       expect(pearson(mine, fd), `image ${n}`).toBeGreaterThanOrEqual(0.999);

@@ -1,6 +1,7 @@
 import { BugError, ConfigError, InfrastructureError, InputError, singleLine } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
+import { releaseWeights } from '../onnx/model.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
 import type { TokenOptions } from '../onnx/tokens.ts';
 import { nonFinite, probeTensors } from '../onnx/probe.ts';
@@ -85,7 +86,12 @@ export class Explainer {
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
     methodFor(options.method ?? 'gradcam'); // an unknown method fails before the model is read
     const model = await inspectModel(file, { height: options.height, width: options.width, output: options.output, tokens: options.tokens }, { storage: options.storage });
-    return Explainer.fromModel(model, options);
+    const explainer = await Explainer.fromModel(model, options);
+    // This explainer read the model itself, so nothing else holds it. When every map comes out of the session, no
+    // later graph is built from it (atSize reads the file again; only the CAM arithmetic outside the session cuts a
+    // head), and ONNX Runtime's copy of the weights is the only one needed.
+    if (explainer.augmented.layers.every((l) => l.cam)) releaseWeights(model.loaded);
+    return explainer;
   }
 
   /**

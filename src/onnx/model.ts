@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../errors.ts';
+import { BugError, InputError } from '../errors.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import { restateStorageError } from '../storage/errors.ts';
 import { formatLocation, joinLocation, parentLocation, parseLocation, type Location } from '../storage/location.ts';
@@ -197,6 +197,7 @@ export function decodeModel(bytes: Uint8Array, file = '<buffer>'): onnx.ModelPro
  * graph lists, the file's own bytes with the appended part after them, in base's buffer: no copy of the weights.
  */
 export function encodeModel(model: onnx.IModelProto, base?: LoadedModel): Uint8Array {
+  assertWeightsPresent(model);
   const source = base?.source;
   if (source && !source.used && !source.stale) {
     const appended = appendedPart(source, model);
@@ -210,6 +211,34 @@ export function encodeModel(model: onnx.IModelProto, base?: LoadedModel): Uint8A
     }
   }
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** Tensors whose values releaseWeights dropped: a model holding one must never reach ONNX Runtime or a file. */
+const releasedTensors = new WeakSet<object>();
+
+/**
+ * Drops the weights of a decoded model once ONNX Runtime holds them (the session is open and nothing will build
+ * another graph from this copy): the values of every initializer and Constant-node tensor, and the file's bytes they
+ * were views of. The graph's structure, names, shapes and metadata stay. One copy of the weights stays in memory
+ * (ONNX Runtime's), not two: 45 MiB less for resnet18, 98 MiB for resnet50. Encoding the model afterwards is a bug
+ * (BugError), never a model with empty weights.
+ */
+export function releaseWeights(loaded: LoadedModel): void {
+  const strip = (t: onnx.ITensorProto) => {
+    t.rawData = new Uint8Array(0);
+    for (const field of ['floatData', 'int32Data', 'int64Data', 'doubleData', 'uint64Data', 'stringData'] as const) t[field] = [];
+    releasedTensors.add(t);
+  };
+  for (const t of loaded.model.graph?.initializer ?? []) strip(t);
+  for (const node of loaded.model.graph?.node ?? []) for (const a of node.attribute ?? []) if (a.t) strip(a.t);
+  loaded.source = undefined;
+}
+
+function assertWeightsPresent(model: onnx.IModelProto): void {
+  const graph = model.graph;
+  const released = (graph?.initializer ?? []).some((t) => releasedTensors.has(t)) ||
+    (graph?.node ?? []).some((n) => (n.attribute ?? []).some((a) => a.t && releasedTensors.has(a.t)));
+  if (released) throw new BugError('a model whose weights were released after its session opened was encoded again');
 }
 
 /** Writes the model atomically (temp file + rename), with all tensors inline. */

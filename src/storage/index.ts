@@ -6,5 +6,6 @@ export { LocalBackend } from './local.ts';
 export { compareUtf8, formatLocation, joinLocation, joinUri, resolveUri, parentLocation, parseLocation, relativeLocation, type Location } from './location.ts';
 export { COMMIT_MARKER, RESULTS_FILE, RESULTS_PARTS, type OutputTarget, type OutputTargetOptions } from './output.ts';
 export { S3Backend, S3_BACKEND_DEFAULTS, type S3BackendOptions } from './s3.ts';
-export { createS3Client, resolveS3Settings, s3ClientConfig, S3_DEFAULTS, type S3ClientOptions, type S3Settings } from './s3-config.ts';
+export { createS3Client, s3ClientConfig } from './s3-client.ts';
+export { resolveS3Settings, S3_DEFAULTS, type S3ClientOptions, type S3Settings } from './s3-config.ts';
 export { defaultStorage, Storage, type StorageOptions } from './storage.ts';

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Explainer } from '../../src/cam/explainer.ts';
-import { EXIT_CODES, HeatgateError, InfrastructureError } from '../../src/errors.ts';
-import { saveModel } from '../../src/onnx/model.ts';
+import { BugError, EXIT_CODES, HeatgateError, InfrastructureError } from '../../src/errors.ts';
+import { inspectModel } from '../../src/onnx/inspect.ts';
+import { encodeModel, saveModel } from '../../src/onnx/model.ts';
 import type { ort } from '../../src/onnx/session.ts';
 import { tinyCnn } from '../helpers/tiny-models.ts';
 
@@ -28,6 +29,51 @@ describe('Explainer session failures', () => {
       expect(error).toBe(other);
       expect(error).not.toBeInstanceOf(HeatgateError);
       expect((await explainer.explain([image], [-1]))[0].predicted).toBeGreaterThanOrEqual(0);
+    } finally {
+      await explainer.release();
+    }
+  });
+});
+
+describe('Explainer weights', () => {
+  async function tinyFile(): Promise<string> {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-weights-')), 'tiny.onnx');
+    await saveModel(tinyCnn({ size: 8, channels: 4, classes: 3 }).model, file);
+    return file;
+  }
+  const image = Float32Array.from({ length: 3 * 8 * 8 }, (_, i) => Math.sin(i));
+
+  it('keeps one copy of the weights: once the session holds them, the decoded copy is dropped and cannot be encoded again', async () => {
+    const file = await tinyFile();
+    const explainer = await Explainer.create(file, { method: 'gradcam' });
+    try {
+      const loaded = explainer.model.loaded;
+      expect(loaded.source).toBeUndefined();
+      for (const t of loaded.model.graph!.initializer!) expect(t.rawData?.length ?? 0).toBe(0);
+      expect(() => encodeModel(loaded.model)).toThrow(BugError);
+      expect(() => encodeModel({ ...loaded.model, graph: { ...loaded.model.graph, node: [] } })).toThrow(BugError);
+      // The session still has them: the same map as an explainer whose model keeps its weights (ablation below).
+      const [e] = await explainer.explain([image], [-1]);
+      const reference = await Explainer.fromModel(await inspectModel(file), { method: 'gradcam' });
+      try {
+        const [r] = await reference.explain([image], [-1]);
+        expect(e.cam).toEqual(r.cam);
+        expect(e.logits).toEqual(r.logits);
+      } finally {
+        await reference.release();
+      }
+    } finally {
+      await explainer.release();
+    }
+  });
+
+  it('keeps the weights when the CAM arithmetic runs outside the session (ablation cuts the head out of the model)', async () => {
+    const explainer = await Explainer.create(await tinyFile(), { method: 'ablationcam' });
+    try {
+      expect(() => encodeModel(explainer.model.loaded.model)).not.toThrow();
+      const [e] = await explainer.explain([image], [-1]);
+      expect(e.problem).toBeUndefined();
+      expect(e.cam.length).toBe(e.camHeight * e.camWidth);
     } finally {
       await explainer.release();
     }

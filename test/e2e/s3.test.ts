@@ -18,7 +18,7 @@ import { onnx } from '../../src/onnx/proto.ts';
 import { createRegionSource } from '../../src/analysis/regions.ts';
 import { geometryFor } from '../../src/imaging/index.ts';
 import { explainImages } from '../../src/pipeline/explain.ts';
-import { createS3Client } from '../../src/storage/s3-config.ts';
+import { createS3Client } from '../../src/storage/s3-client.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 import { tinyCnn } from '../helpers/tiny-models.ts';

@@ -8,7 +8,7 @@ import { joinLocation, parseLocation, type Location } from '../../src/storage/lo
 import type { OutputTarget } from '../../src/storage/output.ts';
 import { LocalBackend } from '../../src/storage/local.ts';
 import { PartsOutputTarget } from '../../src/storage/output-parts.ts';
-import { createS3Client } from '../../src/storage/s3-config.ts';
+import { createS3Client } from '../../src/storage/s3-client.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, EXIT_CODES } from '../../src/errors.ts';
-import { createS3Client, resolveS3Settings, s3ClientConfig, S3_DEFAULTS } from '../../src/storage/s3-config.ts';
+import { createS3Client, s3ClientConfig } from '../../src/storage/s3-client.ts';
+import { resolveS3Settings, S3_DEFAULTS } from '../../src/storage/s3-config.ts';
 
 describe('resolveS3Settings', () => {
   it('leaves AWS to the SDK when nothing is set: no endpoint, the SDK region chain, virtual-hosted, SDK checksums', () => {

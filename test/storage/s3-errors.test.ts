@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, EXIT_CODES, InfrastructureError, InputError } from '../../src/errors.ts';
 import { parseLocation } from '../../src/storage/location.ts';
 import { S3Backend, s3Error } from '../../src/storage/s3.ts';
-import { createS3Client, type S3ClientOptions } from '../../src/storage/s3-config.ts';
+import { createS3Client } from '../../src/storage/s3-client.ts';
+import type { S3ClientOptions } from '../../src/storage/s3-config.ts';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

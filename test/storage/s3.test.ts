@@ -5,7 +5,7 @@ import { NotFoundError } from '../../src/storage/errors.ts';
 import { fetchAhead } from '../../src/storage/fetch-ahead.ts';
 import { joinLocation, parseLocation } from '../../src/storage/location.ts';
 import { S3Backend } from '../../src/storage/s3.ts';
-import { createS3Client } from '../../src/storage/s3-config.ts';
+import { createS3Client } from '../../src/storage/s3-client.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 
@@ -150,7 +150,7 @@ describe('Storage facade', () => {
   it('builds the S3 client only for an s3:// location, from the environment', async () => {
     const storage = new Storage({ s3: { env: { AWS_ENDPOINT_URL_S3: 'not a url' } } });
     expect(await storage.stat(loc('/'))).toEqual({ kind: 'folder' });
-    expect(() => storage.backend(loc('s3://b/k'))).toThrow(ConfigError);
-    expect(() => storage.backend(loc('s3://b/k'))).toThrow('AWS_ENDPOINT_URL_S3: expected an http:// or https:// URL');
+    await expect(storage.backend(loc('s3://b/k'))).rejects.toThrow(ConfigError);
+    await expect(storage.backend(loc('s3://b/k'))).rejects.toThrow('AWS_ENDPOINT_URL_S3: expected an http:// or https:// URL');
   });
 });

@@ -90,6 +90,22 @@ describe('the built CLI (node bin/heatgate.js)', () => {
     expect(verdict.policy.file).toBe('default');
     expect(verdict.tool).toEqual({ name: 'heatgate', version: pkg.version });
   });
+
+  it('loads the AWS SDK only for s3:// locations: a local run never imports it', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'heatgate-built-lazy-'));
+    const seen = path.join(out, 'imports.txt');
+    // A module resolve hook (module.register) that notes every package specifier the process imports.
+    const hook = `export async function resolve(s, c, next) { if (!s.startsWith('.') && !s.startsWith('node:') && !s.startsWith('file:')) (await import('node:fs')).appendFileSync(${JSON.stringify(seen)}, s + '\\n'); return next(s, c); }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, pkg.bin.heatgate, 'explain',
+      '--model', path.join(EXAMPLE, 'models', 'clean.onnx'), '--images', path.join(EXAMPLE, 'images'), '--out', path.join(out, 'run'), '--quiet'],
+    { encoding: 'utf8', timeout: 120_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(r.status).toBe(0);
+    const imported = new Set(readFileSync(seen, 'utf8').trim().split('\n'));
+    expect(imported).toContain('onnxruntime-node'); // the hook saw the run's imports
+    expect(imported).toContain('sharp');
+    expect([...imported].filter((s) => s.startsWith('@aws-sdk/') || s.startsWith('@smithy/'))).toEqual([]);
+  });
 });
 
 describe("the library entry (import 'heatgate')", () => {

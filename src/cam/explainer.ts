@@ -118,13 +118,12 @@ export class Explainer {
     // The head runs where the main session does (auto has already chosen).
     explainer.providerOptions = { threads: options.threads, provider, deviceId: provider === 'cuda' ? options.deviceId : undefined };
     explainer.createOptions = options;
-    if ((options.checkOutputs ?? true) && model.shapeSource.from === 'graph') {
-      try {
-        await explainer.checkOutputs();
-      } catch (error) {
-        await explainer.release();
-        throw error;
-      }
+    try {
+      if ((options.checkOutputs ?? true) && model.shapeSource.from === 'graph') await explainer.checkOutputs();
+      if (model.batchUnchecked) await explainer.checkBatching();
+    } catch (error) {
+      await explainer.release();
+      throw error;
     }
     return explainer;
   }
@@ -152,6 +151,35 @@ export class Explainer {
   }
 
   /**
+   * A fixed-batch export made symbolic (inspect.ts): on this session, a batch of two images must give each the
+   * outputs it gets alone (relative 1e-4), or the explainer runs one image at a time, with a note. The probe used to
+   * answer this with sessions of its own.
+   */
+  private async checkBatching(): Promise<void> {
+    const { channels, height, width } = this.inputShape;
+    const first = Float32Array.from({ length: channels * height * width }, (_, i) => Math.sin(i * 0.37) * 0.5);
+    const second = first.map((_, i) => Math.cos(i * 0.23) * 0.5);
+    // Logits first, so a model that mixes its samples is named by its output.
+    const names = [this.augmented.logits, ...this.session.outputNames.filter((n) => n !== this.augmented.logits)];
+    let reason: string | undefined;
+    try {
+      const both = await this.run(this.session, this.feeds([first, second], [-1, -1]), names);
+      for (const [n, image] of [first, second].entries()) {
+        const alone = await this.run(this.session, this.feeds([image], [-1]), names);
+        reason ??= names.map((name) => sampleDisagreement(name, n, alone[name], both[name])).find((r) => r !== undefined);
+      }
+    } catch (error) {
+      if (error instanceof InfrastructureError) throw error;
+      reason = singleLine((error as Error).message);
+    }
+    // Settled on the model, so explainers built later from it (the sanity check's randomized copies) inherit it.
+    delete this.model.batchUnchecked;
+    if (reason === undefined) return;
+    this.model.oneImagePerRun = true;
+    this.model.notes.push(`batch: "${this.model.input.name}" was exported with a fixed batch of 1 and does not run batched (${reason}); one image per run`);
+  }
+
+  /**
    * This explainer at another input size, created once per size: a model with symbolic height/width runs each image
    * at its own size, and the backward pass bakes spatial sizes into constants, so each size has its own session.
    */
@@ -175,7 +203,7 @@ export class Explainer {
 
   /** Largest batch the model accepts (1 when the export fixed it). */
   get maxBatch(): number {
-    return this.model.probeBatch === 1 ? 1 : Number.POSITIVE_INFINITY;
+    return this.model.probeBatch === 1 || this.model.oneImagePerRun ? 1 : Number.POSITIVE_INFINITY;
   }
 
   /** `images`: preprocessed tensors in the model's layout; `targets[i]` < 0 means the predicted class. */
@@ -326,6 +354,18 @@ export class Explainer {
     const classes = this.model.classes;
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);
   }
+}
+
+/** Why sample `n` of a batch-2 output differs from the same image's batch-1 output (relative 1e-4), or undefined. */
+function sampleDisagreement(name: string, n: number, alone: ort.Tensor, both: ort.Tensor): string | undefined {
+  if (both.dims[0] !== 2 || alone.dims[0] !== 1) return `output "${name}" has a leading dim of ${both.dims[0]} at batch 2`;
+  const x = alone.data as ArrayLike<number | bigint>, y = both.data as ArrayLike<number | bigint>;
+  if (y.length !== 2 * x.length) return `output "${name}" has ${y.length} values at batch 2, ${x.length} at batch 1`;
+  for (let i = 0; i < x.length; i++) {
+    const v = Number(y[n * x.length + i]), w = Number(x[i]);
+    if (!(Math.abs(v - w) <= 1e-4 * (1 + Math.abs(w))) && !(Number.isNaN(v) && Number.isNaN(w))) return `output "${name}" of sample ${n} differs between batch 2 and batch 1`;
+  }
+  return undefined;
 }
 
 /**

@@ -44,6 +44,13 @@ export interface InspectedModel {
   notes: string[];
   /** Symbolic height/width and no size given: each image runs at its own size. */
   sizeFromImages: boolean;
+  /**
+   * An export with a fixed batch of 1, made symbolic and followed at batch 2 without a probe: the Explainer checks
+   * on its own session that a batch gives each image what it gets alone, and runs one image at a time if not.
+   */
+  batchUnchecked?: true;
+  /** Set by that check when a batch mixes the images: the model runs one image at a time. */
+  oneImagePerRun?: true;
 }
 
 export async function inspectModel(
@@ -73,21 +80,24 @@ export async function inspectModel(
   // With sizeFromImages the layer list is probed at this size; explain runs each image at its own (Explainer.atSize).
   const height = givenHeight ?? DEFAULT_INPUT_SIZE;
   const width = givenWidth ?? DEFAULT_INPUT_SIZE;
-  const index = new GraphIndex(graph);
 
-  // Shapes come from the graph (no session) when it can be followed; else from probe runs. Exports with a fixed
-  // batch of 1 always take the probe: whether they run batched is a question of values, not shapes.
+  // Shapes come from the graph (no session) when it can be followed; else from probe runs. An export with a fixed
+  // batch of 1 is made symbolic first and followed at batch 2; whether it really runs batched is a question of
+  // values, which the Explainer's first run of the augmented session answers (batchUnchecked).
   let probeBatch = 2;
   let shapes: Map<string, TensorInfo>;
   let shapeSource: InspectedModel['shapeSource'];
-  const inferred = input.dynamicBatch ? inferShapes(index, input, loaded.opset, { batch: probeBatch, height, width }) : { unknown: 'the input has a fixed batch' };
+  const restoreBatch = input.dynamicBatch ? undefined : makeBatchSymbolic(loaded);
+  const inferred = inferShapes(new GraphIndex(graph), input, loaded.opset, { batch: probeBatch, height, width });
   if ('shapes' in inferred) {
     shapes = inferred.shapes;
     shapeSource = { from: 'graph' };
   } else {
+    restoreBatch?.();
     ({ shapes, probeBatch } = await probeShapes(loaded, input, { height, width }, notes));
     shapeSource = { from: 'probe', reason: inferred.unknown };
   }
+  const index = new GraphIndex(graph); // the graph as it will run (a fixed batch made symbolic or not)
   const chosen = chooseScores(graph, index.producers, shapes, size.output, file);
   const outputInfo = shapes.get(chosen.output)!;
   if (outputInfo.nonFinite) {
@@ -110,6 +120,7 @@ export async function inspectModel(
     loaded,
     index: scoreIndex,
     input: { ...input, dynamicBatch: probeBatch > 1 },
+    ...(restoreBatch && shapeSource.from === 'graph' && { batchUnchecked: true as const }),
     height,
     width,
     logits,

@@ -64,9 +64,11 @@ describe.each(heads)('fixed batch 1, %s', (_, head, extra, batch, note) => {
     const bytes = fixedBatchModel(head, extra);
     const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'heatgate-fixed-')), 'm.onnx');
     await writeFile(file, bytes);
+    // Shapes come from the graph (made symbolic, followed at batch 2): no probe session. Whether a batch mixes the
+    // images is left to the explainer's own session.
     const model = await inspectModel(file);
-    expect(model.probeBatch).toBe(batch);
-    expect(model.notes.filter((n) => n.startsWith('batch:'))).toEqual(note ? [note] : []);
+    expect(model.shapeSource).toEqual({ from: 'graph' });
+    expect(model.batchUnchecked).toBe(true);
 
     const images = Array.from({ length: 3 }, () => vals(3 * S * S, 2));
     const plain = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
@@ -76,6 +78,8 @@ describe.each(heads)('fixed batch 1, %s', (_, head, extra, batch, note) => {
 
     const explainer = await Explainer.create(file);
     expect(explainer.maxBatch).toBe(batch === 2 ? Number.POSITIVE_INFINITY : 1);
+    expect(explainer.model.notes.filter((n) => n.startsWith('batch:'))).toEqual(note ? [note] : []);
+    expect(explainer.model.batchUnchecked).toBeUndefined();
     // The pipeline splits batches at maxBatch; here all three go in one call when the model allows it.
     const results = batch === 2 ? await explainer.explain(images, [-1, -1, -1]) : (await Promise.all(images.map((img) => explainer.explain([img], [-1])))).flat();
     await explainer.release();

@@ -1,13 +1,14 @@
 import type { Explainer } from '../cam/explainer.ts';
 import type { Geometry } from '../imaging/geometry.ts';
 import type { InputNotice } from '../notices.ts';
-import type { Analyser, BatchItem } from './types.ts';
+import type { PreparedImage } from '../imaging/index.ts';
+import type { Analyser, BatchItem, PreparedAnalysis } from './types.ts';
 import { createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
 import { computeMetrics, DEFAULT_METRIC_NAMES, getMetric, METRIC_NAMES, needsExtraPasses } from './metrics/registry.ts';
 import { faithfulness, type FaithfulnessOptions, type FaithfulnessResult } from './faithfulness.ts';
 
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
-import { occlusionInputs, occlusionResults, type OcclusionFill, type OcclusionResult, type TensorShape } from './occlusion.ts';
+import { occlusionInput, occlusionMetrics, type OcclusionFill, type OcclusionResult, type TensorShape } from './occlusion.ts';
 import { createRegionSource, type ImageRegions, type RegionConfig, type RegionSource, type RegionSourceOptions } from './regions.ts';
 
 /**
@@ -90,7 +91,16 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
   const { sample, ...faithfulnessOptions } = options.faithfulness ?? {};
   const sampled = sample !== undefined && options.images ? new Set(sampleEvenly(options.images, sample)) : null;
 
+  const prepare = async (image: string, prepared: PreparedImage, input: { channels: number; layout: 'NCHW' | 'NHWC' }): Promise<PreparedAnalysis> => {
+    const found = regions ? await regions.forImage(image, prepared.geometry) : { roi: null, invalid: null, sources: [] };
+    if (!occlusion || !wantsOcclusion) return { regions: found };
+    const { dstHeight: height, dstWidth: width } = prepared.geometry;
+    const shape: TensorShape = { channels: input.channels, height, width, layout: input.layout === 'NCHW' ? 'CHW' : 'HWC' };
+    return { regions: found, occlusion: occlusionInput(prepared.tensor, found.invalid, shape, occlusion) };
+  };
+
   return {
+    prepare,
     inputNotices: (images) => regions?.check(images) ?? [],
     async outlines(image, geometry) {
       if (!regions) return undefined;
@@ -99,28 +109,24 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
     },
     withoutFaithfulness: () => buildAnalyser(options, regions, false),
     async analyse(items: BatchItem[], explainer: AnalysisExplainer): Promise<void> {
-      const found: ImageRegions[] = await Promise.all(
-        items.map((item) =>
-          regions ? regions.forImage(item.image, item.prepared.geometry) : { roi: null, invalid: null, sources: [] },
-        ),
-      );
+      // Prepared ahead by the pipeline, or here (library callers, the gallery).
+      const { channels, layout } = explainer.inputShape;
+      const analysis = await Promise.all(items.map((item) => item.analysis ?? prepare(item.image, item.prepared, { channels, layout })));
+      const found = analysis.map((a) => a.regions);
 
-      let occluded: (OcclusionResult | null)[] = items.map(() => null);
-      if (occlusion && wantsOcclusion && found.some((r) => r.invalid)) {
-        const { channels, height, width, layout } = explainer.inputShape;
-        const shape: TensorShape = { channels, height, width, layout: layout === 'NCHW' ? 'CHW' : 'HWC' };
-        const batch = items.map((item, i) => ({
-          input: item.prepared.tensor,
-          invalid: found[i].invalid,
-          logits: item.explanation.logits,
-          target: item.explanation.target,
-        }));
-        const opts = { ...occlusion, probabilities: explainer.model.outputIsProbability };
-        const plan = occlusionInputs(batch, shape, opts);
-        // One logits-only forward for all occluded images of the batch.
-        const logits = await explainer.predict(plan.inputs);
-        occluded = occlusionResults(batch, plan, logits, opts);
+      // Occluded inputs that did not run in the batch's own session call: one logits-only forward for all of them.
+      const occludedLogits = items.map((item) => item.occludedLogits);
+      const pending = analysis.flatMap((a, i) => (a.occlusion instanceof Float32Array && !occludedLogits[i] ? [i] : []));
+      if (pending.length > 0) {
+        const logits = await explainer.predict(pending.map((i) => analysis[i].occlusion as Float32Array));
+        pending.forEach((i, k) => (occludedLogits[i] = logits[k]));
       }
+      const probabilities = explainer.model.outputIsProbability;
+      const occluded: (OcclusionResult | null)[] = analysis.map(({ occlusion: o }, i) => {
+        if (o === undefined || o === 'none') return null;
+        if (o === 'unchanged') return { occlusionDrop: 0, occlusionFlip: 0 };
+        return occlusionMetrics(items[i].explanation.logits, occludedLogits[i]!, items[i].explanation.target, { probabilities });
+      });
 
       const heatmaps = items.map((item) => {
         const e = item.explanation;

@@ -154,14 +154,21 @@ export interface OcclusionPlan {
   slots: (number | 'none' | 'unchanged')[];
 }
 
+/** One image's counterfactual: 'none' without an invalid mask, 'unchanged' for an empty one, else the occluded input. */
+export function occlusionInput(input: Float32Array, invalid: Uint8Array | null, shape: TensorShape, options: OcclusionOptions = {}): 'none' | 'unchanged' | Float32Array {
+  if (!invalid) return 'none';
+  if (!invalid.some((v) => v !== 0)) return 'unchanged'; // nothing to occlude: identical input
+  return occludeInput(input, shape, invalid, options);
+}
+
 export function occlusionInputs(items: readonly Pick<OcclusionItem, 'input' | 'invalid'>[], shape: TensorShape, options: OcclusionOptions = {}): OcclusionPlan {
   const plan: OcclusionPlan = { inputs: [], slots: [] };
   for (const { input, invalid } of items) {
-    if (!invalid) plan.slots.push('none');
-    else if (!invalid.some((v) => v !== 0)) plan.slots.push('unchanged'); // nothing to occlude: identical input
+    const occluded = occlusionInput(input, invalid, shape, options);
+    if (typeof occluded === 'string') plan.slots.push(occluded);
     else {
       plan.slots.push(plan.inputs.length);
-      plan.inputs.push(occludeInput(input, shape, invalid, options));
+      plan.inputs.push(occluded);
     }
   }
   return plan;

@@ -208,14 +208,28 @@ export class Explainer {
 
   /** `images`: preprocessed tensors in the model's layout; `targets[i]` < 0 means the predicted class. */
   async explain(images: readonly Float32Array[], targets: readonly number[]): Promise<Explanation[]> {
+    return (await this.explainAlong(images, targets, [])).explanations;
+  }
+
+  /**
+   * `explain`, plus the logits of `extra` inputs (the occlusion counterfactuals) from the same ONNX Runtime call: one
+   * batch of the images followed by the extras. The extras' maps come out of the session too and are dropped (the
+   * head's backward is a small part of a run). The caller keeps images + extra within maxBatch.
+   */
+  async explainAlong(
+    images: readonly Float32Array[],
+    targets: readonly number[],
+    extra: readonly Float32Array[],
+  ): Promise<{ explanations: Explanation[]; extraLogits: Float32Array[] }> {
     const n = images.length;
-    if (n === 0) return [];
+    if (n === 0) return { explanations: [], extraLogits: await this.logitsOf(extra) };
     const classes = this.model.classes;
     for (const t of targets) {
       if (!Number.isInteger(t) || t >= classes) throw new InputError(`target class ${t} is outside the model's ${classes} classes`, this.model.loaded.file);
     }
-    const outputs = await this.run(this.session, this.feeds(images, targets));
+    const outputs = await this.run(this.session, this.feeds([...images, ...extra], [...targets, ...extra.map(() => -1)]));
     const logitsAll = outputs[this.augmented.logits].data as Float32Array;
+    const extraLogits = extra.map((_, j) => logitsAll.slice((n + j) * classes, (n + j + 1) * classes));
     const chosen = this.augmented.withGradients ? (outputs[CLASS_OUTPUT].data as BigInt64Array) : undefined;
     const results: Explanation[] = [];
     for (let i = 0; i < n; i++) {
@@ -267,7 +281,7 @@ export class Explainer {
         ...(badMap && { problem: `heatmap is ${badMap}` }),
       });
     }
-    return results;
+    return { explanations: results, extraLogits };
   }
 
   async release(): Promise<void> {
@@ -303,6 +317,11 @@ export class Explainer {
   }
 
   private async logitsOf(images: readonly Float32Array[]): Promise<Float32Array[]> {
+    if (images.length > this.maxBatch) {
+      const out: Float32Array[] = [];
+      for (let i = 0; i < images.length; i += this.maxBatch) out.push(...(await this.logitsOf(images.slice(i, i + this.maxBatch))));
+      return out;
+    }
     if (images.length === 0) return [];
     // Fetching the logits alone, ORT runs the forward only: no backward, no CAM nodes (resnet50: 40 % less time).
     const outputs = await this.run(this.session, this.feeds(images, images.map(() => -1)), [this.augmented.logits]);

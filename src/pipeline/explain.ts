@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CocoIndex } from '../analysis/coco.ts';
-import type { Analyser, BatchItem } from '../analysis/types.ts';
+import type { Analyser, BatchItem, PreparedAnalysis } from '../analysis/types.ts';
 import { Explainer, type Explanation } from '../cam/explainer.ts';
 import { ConfigError, InfrastructureError, InputError } from '../errors.ts';
 import {
@@ -214,7 +214,17 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     // Images download and decode up to two batches ahead while the current batch runs, as many at once as a batch holds (up
     // to IMAGE_FETCH_CONCURRENCY); nothing is fetched all at once.
     const imagesRoot = parseLocation(options.images, '--images');
-    const fetched = fetchAhead(todo, (image) => readImage(storage, image, imagesRoot, options.images, preprocess), {
+    // The analysis of each image (its regions, its occluded input) is prepared as it arrives, so the counterfactual
+    // can run in the batch's own session call.
+    const analyser = options.analyser;
+    const analysisInput = { channels: shape.channels, layout: shape.layout };
+    const fetched = fetchAhead(todo, async (image) => {
+      const read = await readImage(storage, image, imagesRoot, options.images, preprocess);
+      if (!analyser?.prepare || !('prepared' in read)) return read;
+      const analysis = analyser.prepare(image, read.prepared, analysisInput);
+      analysis.catch(() => {}); // awaited by the batch, which reports its failure in order
+      return { ...read, analysis };
+    }, {
       concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
       maxAhead: 2 * effectiveBatch,
     });
@@ -334,7 +344,7 @@ async function* inBatches<T>(items: AsyncIterable<T>, size: number): AsyncGenera
   if (batch.length > 0) yield batch;
 }
 
-type ReadImage = { image: string; sha256?: string } & ({ prepared: PreparedImage } | { error: string });
+type ReadImage = { image: string; sha256?: string } & ({ prepared: PreparedImage; analysis?: Promise<PreparedAnalysis> } | { error: string });
 
 /** Local errno codes that the storage reports as an outage but that concern this one file (the run goes on). */
 const IMAGE_FILE_PROBLEMS = new Set(['ELOOP', 'ENAMETOOLONG']);
@@ -378,7 +388,7 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
   const { explainer, target, labels, classNames } = step;
   const failed: ResultRecord[] = [];
   const fail = (r: ReadImage, error: string) => failed.push({ image: r.image, error, ...(r.sha256 && { imageSha256: r.sha256 }) });
-  const ok: { image: string; sha256?: string; prepared: PreparedImage; target: number }[] = [];
+  const ok: { image: string; sha256?: string; prepared: PreparedImage; target: number; analysis?: Promise<PreparedAnalysis> }[] = [];
   for (const r of ready) {
     if ('error' in r) {
       fail(r, r.error);
@@ -388,10 +398,11 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
       ok.push({ ...r, target: target.kind === 'class' ? target.index : target.kind === 'labels' ? labels!.get(r.image)! : -1 });
     }
   }
-  const explanations = await explainBySize(explainer, ok);
+  const analyses = await Promise.all(ok.map((r) => r.analysis));
+  const explained = await explainBySize(explainer, ok.map((r, i) => ({ ...r, analysis: analyses[i] })));
   const items: BatchItem<ResultRecord>[] = [];
   ok.forEach(({ image, sha256, prepared }, i) => {
-    const e = explanations[i];
+    const { explanation: e, analysis, occludedLogits } = explained[i];
     if (e.problem) {
       fail({ image, sha256, prepared }, `${joinUri(step.images, image)}: ${e.problem}`);
       return;
@@ -401,6 +412,8 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
       image,
       prepared,
       explanation: e,
+      ...(analysis && { analysis }),
+      ...(occludedLogits && { occludedLogits }),
       record: {
         image,
         predicted: e.predicted,
@@ -437,12 +450,25 @@ async function bySize<T extends { prepared: PreparedImage }>(explainer: Explaine
   return out;
 }
 
-/** One ORT run per input size in the batch; the explanations come back in the batch's order. */
-async function explainBySize(explainer: Explainer, ok: readonly { prepared: PreparedImage; target: number }[]): Promise<Explanation[]> {
-  const results = new Map<unknown, Explanation>();
+/**
+ * One ORT run per input size in the batch; the explanations come back in the batch's order. The occluded inputs
+ * the analysis prepared run in the same call, after the images, when the model takes a batch that large.
+ */
+async function explainBySize<T extends { prepared: PreparedImage; target: number; analysis?: PreparedAnalysis }>(
+  explainer: Explainer,
+  ok: readonly T[],
+): Promise<{ explanation: Explanation; analysis?: PreparedAnalysis; occludedLogits?: Float32Array }[]> {
+  const results = new Map<unknown, { explanation: Explanation; analysis?: PreparedAnalysis; occludedLogits?: Float32Array }>();
   for (const [sized, group] of await bySize(explainer, ok)) {
-    const explanations = await sized.explain(group.map((r) => r.prepared.tensor), group.map((r) => r.target));
-    group.forEach((r, i) => results.set(r, explanations[i]));
+    const along = group.filter((r) => r.analysis?.occlusion instanceof Float32Array);
+    const extra = group.length + along.length <= sized.maxBatch ? along : [];
+    const { explanations, extraLogits } = await sized.explainAlong(
+      group.map((r) => r.prepared.tensor),
+      group.map((r) => r.target),
+      extra.map((r) => r.analysis!.occlusion as Float32Array),
+    );
+    group.forEach((r, i) => results.set(r, { explanation: explanations[i], ...(r.analysis && { analysis: r.analysis }) }));
+    extra.forEach((r, k) => (results.get(r)!.occludedLogits = extraLogits[k]));
   }
   return ok.map((r) => results.get(r)!);
 }

@@ -7,8 +7,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Explainer } from '../../src/cam/explainer.ts';
-import { explainImages } from '../../src/pipeline/explain.ts';
+import { explainImages, resolveNormalization } from '../../src/pipeline/explain.ts';
 import { runGate } from '../../src/pipeline/run.ts';
+import { createAnalyser } from '../../src/analysis/analyser.ts';
+import { occludeInput, occlusionMetrics } from '../../src/analysis/occlusion.ts';
+import { prepareImage, type PreprocessOptions } from '../../src/imaging/index.ts';
+
+/** The preprocessing a run of the model uses (its metadata's normalisation, plain resize to the model input). */
+const preprocessFor = (explainer: Explainer): PreprocessOptions => ({
+  ...explainer.inputShape, channels: explainer.inputShape.channels as 1 | 3, resize: 'resize',
+  normalization: resolveNormalization({ model: explainer.model.loaded.file }, explainer.model.metadata),
+});
 
 const EXAMPLE = path.resolve('examples/underpass');
 let dir: string;
@@ -20,7 +29,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('batch loop', () => {
   it('runs the next batch in the session while the previous one is analysed, and appends the records in order', async () => {
-    const explain = vi.spyOn(Explainer.prototype, 'explain');
+    const explain = vi.spyOn(Explainer.prototype, 'explainAlong'); // the batch's session call
     const overlapped: boolean[] = [];
     const out = path.join(dir, 'overlap');
     await explainImages({
@@ -51,6 +60,7 @@ describe('batch loop', () => {
 describe('occlusion counterfactual', () => {
   const run = async (name: string, policy?: string) => {
     const predict = vi.spyOn(Explainer.prototype, 'predict');
+    const along = vi.spyOn(Explainer.prototype, 'explainAlong');
     const out = path.join(dir, name);
     await runGate({
       model: path.join(EXAMPLE, 'models/shortcut.onnx'),
@@ -62,21 +72,48 @@ describe('occlusion counterfactual', () => {
       batch: 16,
       ...(policy && { policy }),
     });
-    const records = (await readFile(path.join(out, 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { metrics: Record<string, number | null> });
+    const records = (await readFile(path.join(out, 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { image: string; target: number; metrics: Record<string, number | null> });
+    // Per session call of a batch: how many images, and how many occluded inputs ran along with them.
+    const sessionCalls = along.mock.calls.map(([images, , extra]) => ({ images: images.length, extra: extra.length }));
     const calls = predict.mock.calls.length;
     predict.mockRestore();
-    return { calls, records };
+    along.mockRestore();
+    return { calls, sessionCalls, records };
   };
 
-  it('runs no occluded forward when no rule reads an occlusion metric, and one per batch when one does', async () => {
+  it('runs no occluded forward when no rule reads an occlusion metric; when one does, the occluded inputs run in the batch\'s own session call', async () => {
     const policy = path.join(dir, 'mass-only.yaml');
     await writeFile(policy, 'version: 1\nminImages: 1\nrules:\n  - {name: mass, metric: invalidMass, aggregate: mean, max: 0.2}\n');
     const without = await run('no-occlusion', policy);
     expect(without.calls).toBe(0);
+    expect(without.sessionCalls).toEqual([{ images: 16, extra: 0 }, { images: 16, extra: 0 }, { images: 16, extra: 0 }]);
     expect(without.records.every((r) => r.metrics.occlusionFlip === null && typeof r.metrics.invalidMass === 'number')).toBe(true);
-    // The default policy has the occlusion-flips rule: the 48 images in batches of 16 are three occluded forwards.
+    // The default policy has the occlusion-flips rule: every demo frame has invalid pixels, so each batch of 16 runs
+    // as one call of 32 inputs, and no separate forward is left.
     const withRule = await run('occlusion');
-    expect(withRule.calls).toBe(3);
+    expect(withRule.calls).toBe(0);
+    expect(withRule.sessionCalls).toEqual([{ images: 16, extra: 16 }, { images: 16, extra: 16 }, { images: 16, extra: 16 }]);
     expect(withRule.records.every((r) => typeof r.metrics.occlusionFlip === 'number')).toBe(true);
+  }, 90_000);
+
+  it('gives the occlusion metrics a separate forward of the occluded inputs gives', async () => {
+    const { records } = await run('occlusion-values');
+    const explainer = await Explainer.create(path.join(EXAMPLE, 'models/shortcut.onnx'));
+    try {
+      const analyser = await createAnalyser({ regions: { invalidMasks: path.join(EXAMPLE, 'invalid') }, regionOptions: { baseDir: process.cwd() } });
+      for (const record of records.filter((_, i) => i % 12 === 0)) {
+        const prepared = await prepareImage(path.join(EXAMPLE, 'images', record.image), preprocessFor(explainer));
+        const { invalid } = (await analyser.prepare!(record.image, prepared, explainer.inputShape)).regions;
+        const { channels, height, width } = explainer.inputShape;
+        const occluded = occludeInput(prepared.tensor, { channels, height, width, layout: 'CHW' }, invalid!, { fill: 'mean' });
+        const [original] = await explainer.predict([prepared.tensor]);
+        const [counterfactual] = await explainer.predict([occluded]);
+        const expected = occlusionMetrics(original, counterfactual, record.target);
+        expect(record.metrics.occlusionDrop).toBeCloseTo(expected.occlusionDrop, 5);
+        expect(record.metrics.occlusionFlip).toBe(expected.occlusionFlip);
+      }
+    } finally {
+      await explainer.release();
+    }
   }, 90_000);
 });

@@ -53,7 +53,7 @@ export async function runGate(options: RunOptions): Promise<RunResult> {
   const analyser = await createAnalyser({
     regions,
     regionOptions: { baseDir: process.cwd(), configFile: policyFile, storage },
-    // The occlusion counterfactual is one more forward per batch: only when a rule reads one of its metrics.
+    // The occlusion counterfactual doubles the batch's session call: only when a rule reads one of its metrics.
     occlusion: wantsOcclusion(policy) && { fill: policy.analysis?.occlusionFill ?? 'mean' },
     // Faithfulness costs extra forward passes: only when the policy configures it or a rule names one of its metrics.
     ...(wantsFaithfulness(policy) && { faithfulness: policy.analysis?.faithfulness ?? {}, images: inputs.images }),

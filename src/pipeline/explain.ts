@@ -213,12 +213,6 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     };
     // Images download and decode up to two batches ahead while the current batch runs, as many at once as a batch holds (up
     // to IMAGE_FETCH_CONCURRENCY); nothing is fetched all at once.
-    const imagesRoot = parseLocation(options.images, '--images');
-    const fetched = fetchAhead(todo, (image) => readImage(storage, image, imagesRoot, options.images, preprocess), {
-      concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
-      maxAhead: 2 * effectiveBatch,
-    });
-    const timings = new RunTimings();
     // `worst`: explain renders a fixed sample while streaming; run keeps the candidates' raw maps for its gallery.
     const candidates = mode === 'worst' && options.galleryPolicy ? new GalleryCandidates(options.galleryPolicy, gallerySize) : undefined;
     const writer = new ImageOutputWriter(sink, {
@@ -227,6 +221,13 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       ...(mode === 'worst' && !candidates && { sample: sampleImages(all, gallerySize) }),
       ...(candidates && { candidates }),
     });
+    // The full-size pixels are decoded only for the images that get an overlay while streaming.
+    const imagesRoot = parseLocation(options.images, '--images');
+    const fetched = fetchAhead(todo, (image) => readImage(storage, image, imagesRoot, options.images, { ...preprocess, keepRgb: writer.wantsOverlay(image) }), {
+      concurrency: Math.min(effectiveBatch, IMAGE_FETCH_CONCURRENCY),
+      maxAhead: 2 * effectiveBatch,
+    });
+    const timings = new RunTimings();
     // Batches overlap: while ONNX Runtime (native threads) runs batch n+1, batch n is analysed, its files written
     // and its results lines appended. At most MAX_BATCHES_AFTER_SESSION batches wait behind the session; lines are
     // appended in order, each after its own files, so resume semantics are those of the sequential loop.
@@ -283,7 +284,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     }
     const gallery =
       candidates &&
-      new GalleryRenderer({ storage, out, candidates, read: (image) => readImage(storage, image, imagesRoot, options.images, preprocess), analyser: options.analyser });
+      new GalleryRenderer({ storage, out, candidates, read: (image) => readImage(storage, image, imagesRoot, options.images, { ...preprocess, keepRgb: true }), analyser: options.analyser });
     return {
       images: all.length,
       processed: all.length - errors.length,

@@ -11,9 +11,9 @@
  * (e.g. .../1000/invalid) against the previous implementation, and checks that both give the same masks.
  * --sets runs only the named sets (e.g. --sets frames; default all).
  *
- * Per prepare: "single" (one image at a time), "16 concurrent" wall time, CPU (all threads) and main-thread ms per
- * image (event-loop busy time: the JS and the synchronous part of each sharp call, which is what a busy process takes
- * from ONNX Runtime's own scheduling), "now (keepRgb)" being the two-step decode that overlays still use.
+ * Per prepare: "single" (one image at a time), "16 concurrent" wall time, CPU (all threads) and main-thread CPU ms per
+ * image (the JS and the synchronous part of each sharp call: what decoding takes from the thread that also drives
+ * ONNX Runtime), "now, keepRgb" being the two-step decode that overlays still use.
  *
  * --vips-threads sets sharp.concurrency (libvips threads per image; sharp's default is 1 on glibc Linux without
  * jemalloc, the core count elsewhere), --no-vips-cache sets sharp.cache(false), --no-check skips the identity check.
@@ -22,7 +22,7 @@
  * each frame shifted and mirrored so no two files are the same; plus small ones (upscaled to the model size) for
  * the identity check only, and EXIF-rotated ones (orientation 6) for the identity check of sequential decoding.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -255,12 +255,12 @@ async function single(prepare: Prepare, files: string[], bytes: Buffer[]): Promi
 /**
  * Wall ms per image with `CONCURRENCY` images in flight, CPU ms per image (this process, libvips threads
  * included): on a shared 2-core machine CPU time is the steadier number, and it is what decoding takes from ORT;
- * and main-thread ms per image (the event loop's busy time).
+ * and main-thread CPU ms per image.
  */
 async function concurrent(prepare: Prepare, files: string[], bytes: Buffer[]): Promise<[number, number, number]> {
   let next = 0;
   const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
+  const main0 = mainThreadCpuMs();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < files.length) {
@@ -270,8 +270,18 @@ async function concurrent(prepare: Prepare, files: string[], bytes: Buffer[]): P
   }));
   const wall = (performance.now() - t0) / files.length;
   const cpu = process.cpuUsage(cpu0);
-  const elu = performance.eventLoopUtilization(elu0);
-  return [wall, (cpu.user + cpu.system) / 1000 / files.length, elu.active / files.length];
+  return [wall, (cpu.user + cpu.system) / 1000 / files.length, (mainThreadCpuMs() - main0) / files.length];
+}
+
+/**
+ * CPU ms of the main thread alone (Linux: /proc/self/task/<pid>/stat utime + stime, 10 ms ticks): the JS and the
+ * synchronous part of each sharp call, without libvips' worker threads and, unlike event-loop busy time, without
+ * the time other processes on a loaded machine take.
+ */
+function mainThreadCpuMs(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15), at USER_HZ 100
 }
 
 /** Stage costs of the current prepareImage path, median ms per image. */

@@ -4,7 +4,16 @@
  * bit-identity check of the tensors against the previous two-pipeline implementation (kept below as `legacy`).
  *
  *   node --import tsx bench/decode.ts [--count 200] [--concurrency 16] [--dir /tmp/heatgate-decode-bench]
- *     [--vips-threads N] [--no-vips-cache] [--no-check]
+ *     [--vips-threads N] [--no-vips-cache] [--no-check] [--frames DIR] [--masks DIR] [--sets a,b]
+ *
+ * --frames DIR adds the images of DIR as a set (e.g. test-output/bench-images/1000/images, the whole-process bench's
+ * 640x480 camera frames; the first --count of them); --masks DIR times mask warps (warpMask) of the files of DIR
+ * (e.g. .../1000/invalid) against the previous implementation, and checks that both give the same masks.
+ * --sets runs only the named sets (e.g. --sets frames; default all).
+ *
+ * Per prepare: "single" (one image at a time), "16 concurrent" wall time, CPU (all threads) and main-thread CPU ms per
+ * image (the JS and the synchronous part of each sharp call: what decoding takes from the thread that also drives
+ * ONNX Runtime), "now, keepRgb" being the two-step decode that overlays still use.
  *
  * --vips-threads sets sharp.concurrency (libvips threads per image; sharp's default is 1 on glibc Linux without
  * jemalloc, the core count elsewhere), --no-vips-cache sets sharp.cache(false), --no-check skips the identity check.
@@ -13,12 +22,14 @@
  * each frame shifted and mirrored so no two files are the same; plus small ones (upscaled to the model size) for
  * the identity check only, and EXIF-rotated ones (orientation 6) for the identity check of sequential decoding.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { decodeRgb, type DecodedPixels } from '../src/imaging/decode.ts';
+import { warpMask } from '../src/imaging/mask.ts';
+import { resampleToModel } from '../src/imaging/resample.ts';
 import { geometryFor, resampleLayout, type Geometry, type ResizeMode } from '../src/imaging/geometry.ts';
 import { linearTaps } from '../src/imaging/heatmap.ts';
 import { normalizationPreset } from '../src/imaging/normalize.ts';
@@ -32,6 +43,9 @@ const { values } = parseArgs({
     'vips-threads': { type: 'string' },
     'no-vips-cache': { type: 'boolean', default: false },
     'no-check': { type: 'boolean', default: false },
+    frames: { type: 'string' },
+    masks: { type: 'string' },
+    sets: { type: 'string' },
   },
 });
 const COUNT = Number(values.count);
@@ -75,6 +89,10 @@ async function makeImages(): Promise<Record<string, string[]>> {
       if (orientation) img = img.withMetadata({ orientation });
       await (format === 'jpeg' ? img.jpeg({ quality: 90 }) : img.png()).toFile(file);
     }
+  }
+  if (values.frames) {
+    out['frames'] = readdirSync(values.frames).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().slice(0, COUNT)
+      .map((f) => path.join(values.frames!, f));
   }
   return out;
 }
@@ -174,8 +192,53 @@ type Prepare = (bytes: Buffer, file: string) => Promise<unknown>;
 const PREPARES: Record<string, Prepare> = {
   'plain script (sharp(file).resize(224,224).raw())': (_bytes, file) => sharp(file).resize(SIZE, SIZE).raw().toBuffer(),
   'heatgate before (two pipelines)': (bytes) => legacyPrepare(bytes, OPTIONS),
-  'heatgate now (prepareImage)': (bytes, file) => prepareImage(bytes, OPTIONS, file),
+  'heatgate now, keepRgb (two-step, as overlays)': (bytes, file) => prepareImage(bytes, { ...OPTIONS, keepRgb: true }, file),
+  'heatgate now (prepareImage, one call)': (bytes, file) => prepareImage(bytes, OPTIONS, file),
 };
+
+/** warpMask as it was: metadata, full-size decode (colour masks: JS max of R, G, B), resampleToModel's float frame, threshold. */
+async function legacyWarpMask(bytes: Buffer, g: Geometry): Promise<Uint8Array> {
+  const open = () => sharp(bytes, { failOn: 'error', ignoreIcc: true, autoOrient: true, sequentialRead: true });
+  const meta = await open().metadata();
+  let values: DecodedPixels;
+  if ((meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) === 1) {
+    const { data, info } = await open().removeAlpha().toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+    values = { data, width: info.width, height: info.height, channels: 1 };
+  } else {
+    const { data: d, info } = await open().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const out = Buffer.allocUnsafe(info.width * info.height);
+    for (let i = 0, j = 0; i < out.length; i++, j += 3) out[i] = Math.max(d[j], d[j + 1], d[j + 2]);
+    values = { data: out, width: info.width, height: info.height, channels: 1 };
+  }
+  const warped = await resampleToModel(values, g);
+  const mask = new Uint8Array(warped.length);
+  for (let i = 0; i < warped.length; i++) mask[i] = warped[i] > 127.5 ? 1 : 0;
+  return mask;
+}
+
+/** Mask warps per second (16 concurrent, main-thread ms per mask beside it), before and now, and whether they agree. */
+async function maskBench(dir: string): Promise<void> {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.png')).sort().slice(0, COUNT).map((f) => path.join(dir, f));
+  const bytes = await Promise.all(files.map((f) => readFile(f)));
+  const meta = await sharp(bytes[0]).metadata();
+  const g = geometryFor(meta.width!, meta.height!, SIZE, SIZE, 'resize');
+  let differing = 0;
+  for (let i = 0; i < files.length; i++) {
+    const [a, b] = [await legacyWarpMask(bytes[i], g), await warpMask(bytes[i], g, files[i])];
+    if (!Buffer.from(a).equals(Buffer.from(b))) differing++;
+  }
+  console.log(`\nmasks ${dir} (${files.length}, ${meta.width}x${meta.height} ${meta.channels}-channel ${meta.format} -> ${SIZE}x${SIZE}): `
+    + (differing ? `${differing} masks DIFFER` : 'identical to the previous implementation'));
+  const warps: Record<string, Prepare> = {
+    'warpMask before': (b) => legacyWarpMask(b, g),
+    'warpMask now': (b, f) => warpMask(b, g, f),
+  };
+  for (const [name, warp] of Object.entries(warps)) {
+    await concurrent(warp, files.slice(0, 20), bytes.slice(0, 20)); // warm-up
+    const [wall, cpu, main] = await concurrent(warp, files, bytes);
+    console.log(`  ${name.padEnd(50)} ${(1000 / wall).toFixed(0)} masks/s, CPU ${cpu.toFixed(2)} ms/mask, main thread ${main.toFixed(2)} ms/mask`);
+  }
+}
 
 /** Median ms per image, one image at a time. */
 async function single(prepare: Prepare, files: string[], bytes: Buffer[]): Promise<number> {
@@ -190,12 +253,14 @@ async function single(prepare: Prepare, files: string[], bytes: Buffer[]): Promi
 }
 
 /**
- * Wall ms per image with `CONCURRENCY` images in flight, and CPU ms per image (this process, libvips threads
- * included): on a shared 2-core machine CPU time is the steadier number, and it is what decoding takes from ORT.
+ * Wall ms per image with `CONCURRENCY` images in flight, CPU ms per image (this process, libvips threads
+ * included): on a shared 2-core machine CPU time is the steadier number, and it is what decoding takes from ORT;
+ * and main-thread CPU ms per image.
  */
-async function concurrent(prepare: Prepare, files: string[], bytes: Buffer[]): Promise<[number, number]> {
+async function concurrent(prepare: Prepare, files: string[], bytes: Buffer[]): Promise<[number, number, number]> {
   let next = 0;
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < files.length) {
@@ -205,7 +270,18 @@ async function concurrent(prepare: Prepare, files: string[], bytes: Buffer[]): P
   }));
   const wall = (performance.now() - t0) / files.length;
   const cpu = process.cpuUsage(cpu0);
-  return [wall, (cpu.user + cpu.system) / 1000 / files.length];
+  return [wall, (cpu.user + cpu.system) / 1000 / files.length, (mainThreadCpuMs() - main0) / files.length];
+}
+
+/**
+ * CPU ms of the main thread alone (Linux: /proc/self/task/<pid>/stat utime + stime, 10 ms ticks): the JS and the
+ * synchronous part of each sharp call, without libvips' worker threads and, unlike event-loop busy time, without
+ * the time other processes on a loaded machine take.
+ */
+function mainThreadCpuMs(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15), at USER_HZ 100
 }
 
 /** Stage costs of the current prepareImage path, median ms per image. */
@@ -254,7 +330,9 @@ async function identity(files: string[], bytes: Buffer[]): Promise<string[]> {
 const sets = await makeImages();
 console.log(`decode bench: ${COUNT} images per set, ${CONCURRENCY} concurrent, libvips threads ${sharp.concurrency()}, `
   + `libvips cache ${values['no-vips-cache'] ? 'off' : 'on'}, node ${process.version}`);
+const only = values.sets?.split(',');
 for (const [set, files] of Object.entries(sets)) {
+  if (only && !only.includes(set)) continue;
   const bytes = await Promise.all(files.map((f) => readFile(f)));
   if (values['no-check']) {
     console.log(`\n${set}:`);
@@ -267,7 +345,9 @@ for (const [set, files] of Object.entries(sets)) {
   for (const [name, prepare] of Object.entries(PREPARES)) {
     await single(prepare, files.slice(0, 20), bytes.slice(0, 20)); // warm-up
     const s = await single(prepare, files, bytes);
-    const [wall, cpu] = await concurrent(prepare, files, bytes);
-    console.log(`  ${name.padEnd(50)} single ${s.toFixed(2)} ms/image, ${CONCURRENCY} concurrent ${wall.toFixed(2)} ms/image, CPU ${cpu.toFixed(2)} ms/image`);
+    const [wall, cpu, main] = await concurrent(prepare, files, bytes);
+    console.log(`  ${name.padEnd(50)} single ${s.toFixed(2)} ms/image, ${CONCURRENCY} concurrent ${wall.toFixed(2)} ms/image `
+      + `(${(1000 / wall).toFixed(0)}/s), CPU ${cpu.toFixed(2)} ms/image, main thread ${main.toFixed(2)} ms/image`);
   }
 }
+if (values.masks) await maskBench(values.masks);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Sharp, SharpOptions } from 'sharp';
-import { InputError } from '../errors.ts';
+import { BugError, InputError } from '../errors.ts';
 import { sniffFormat, supportedFormatList } from './formats.ts';
 
 /** Decoded pixels, EXIF orientation applied: interleaved uint8, `channels` per pixel, row-major. */
@@ -33,7 +33,7 @@ export interface DecodeOptions {
 }
 
 /** The bytes read, with what the decoders need to know about them. */
-interface Source {
+export interface Source {
   bytes: Buffer;
   name: string;
   format: string;
@@ -78,35 +78,119 @@ export async function decodeRgb(input: string | Buffer, name?: string, options: 
   return decode(src, open(src).removeAlpha().toColourspace('srgb'), 3);
 }
 
+/** An image whose header has been read: its size as displayed and whether one pipeline can decode and shrink it. */
+export interface OpenedImage {
+  readonly source: Source;
+  /** Size after EXIF rotation. */
+  width: number;
+  height: number;
+  /** More than one colour channel (alpha not counted): a mask's value is then the largest of R, G, B. */
+  colour: boolean;
+  /**
+   * One sharp pipeline that decodes and shrinks (`decodeRgbShrunk`, `decodeMaskShrunk`) gives exactly the bytes of
+   * decoding first and shrinking the decoded pixels: 8-bit samples, no alpha (sharp premultiplies alpha before
+   * resizing; the decode drops it unpremultiplied), one page, and an sRGB, greyscale or CMYK source (CMYK is
+   * converted to sRGB before the resize either way). 16-bit sources are resized at 16 bits in one pipeline but cut
+   * to 8 bits first by the decode, so they differ. Checked in test/imaging/one-call.test.ts.
+   */
+  shrinkInOneCall: boolean;
+}
+
+/** Spaces whose 8-bit, alpha-free images `shrinkInOneCall` accepts. */
+const ONE_CALL_SPACES = new Set(['srgb', 'b-w', 'cmyk']);
+
+/**
+ * Reads the file and its header (sharp's `metadata()`: no pixels decoded).
+ * @throws InputError as `decodeRgb` does for files that are missing or not images
+ */
+export async function openImage(input: string | Buffer, name?: string, options: DecodeOptions = {}): Promise<OpenedImage> {
+  const source = await readSource(input, name, options);
+  try {
+    const meta = await open(source).metadata();
+    const channels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
+    return {
+      source,
+      width: meta.autoOrient.width,
+      height: meta.autoOrient.height,
+      colour: channels !== 1,
+      shrinkInOneCall: meta.depth === 'uchar' && !meta.hasAlpha && (meta.pages ?? 1) === 1 && ONE_CALL_SPACES.has(meta.space),
+    };
+  } catch (error) {
+    throw await decodeError(error, source);
+  }
+}
+
+/** `decodeRgb` of an opened image. */
+export function decodeOpenedRgb(image: OpenedImage): Promise<DecodedPixels> {
+  return decode(image.source, open(image.source).removeAlpha().toColourspace('srgb'), 3);
+}
+
+/**
+ * Decodes and shrinks in one sharp pipeline: the same bytes as `decodeOpenedRgb` followed by resample.ts's
+ * `reduceForModel` to width x height, when `image.shrinkInOneCall` (the caller checks). Each axis keeps or loses
+ * pixels, none grows.
+ */
+export function decodeRgbShrunk(image: OpenedImage, width: number, height: number): Promise<DecodedPixels> {
+  return decode(image.source, shrinkPipeline(image, width, height).removeAlpha().toColourspace('srgb'), 3, { width, height });
+}
+
+/** `decodeMaskValues` then `reduceForModel` in one pipeline, for greyscale masks with `shrinkInOneCall`. */
+export function decodeMaskShrunk(image: OpenedImage, width: number, height: number): Promise<DecodedPixels> {
+  return decode(image.source, shrinkPipeline(image, width, height).removeAlpha().toColourspace('b-w'), 1, { width, height });
+}
+
+/**
+ * The decode with reduceForModel's resize in it. The extract of the whole image is what makes the pixels equal to
+ * the two-step path: a pre-resize extract turns off JPEG/WebP shrink-on-load (which decodes at 1/2, 1/4 or 1/8
+ * scale and so changes pixels) and makes sharp apply the EXIF rotation before resizing, as the decode does (after
+ * it, the axes would be reduced in the other order, rounding in between).
+ */
+function shrinkPipeline(image: OpenedImage, width: number, height: number): Sharp {
+  if (width > image.width || height > image.height) {
+    throw new BugError(`cannot shrink ${image.width}x${image.height} to ${width}x${height} in one decode`, image.source.name);
+  }
+  const pipeline = open(image.source);
+  if (width === image.width && height === image.height) return pipeline;
+  return pipeline.extract({ left: 0, top: 0, width: image.width, height: image.height })
+    .resize(width, height, { fit: 'fill', kernel: 'linear' });
+}
+
 /**
  * Decodes a mask to one uint8 value per pixel: the grey level of a greyscale mask, or the largest of R, G, B for
  * a colour mask (so a label painted in any saturated colour counts as inside). Alpha is dropped.
  */
 export async function decodeMaskValues(input: string | Buffer, name?: string, options: DecodeOptions = {}): Promise<DecodedPixels> {
-  const src = await readSource(input, name, options);
-  let channels: number;
-  try {
-    const meta = await open(src).metadata();
-    channels = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0);
-  } catch (error) {
-    throw await decodeError(error, src);
-  }
-  if (channels === 1) return decode(src, open(src).removeAlpha().toColourspace('b-w'), 1);
+  return decodeOpenedMask(await openImage(input, name, options));
+}
+
+/** `decodeMaskValues` of an opened image. */
+export async function decodeOpenedMask(image: OpenedImage): Promise<DecodedPixels> {
+  const src = image.source;
+  if (!image.colour) return decode(src, open(src).removeAlpha().toColourspace('b-w'), 1);
   const rgb = await decode(src, open(src).removeAlpha().toColourspace('srgb'), 3);
   const out = Buffer.allocUnsafe(rgb.width * rgb.height);
   const d = rgb.data;
-  for (let i = 0, j = 0; i < out.length; i++, j += 3) out[i] = Math.max(d[j], d[j + 1], d[j + 2]);
+  for (let i = 0, j = 0; i < out.length; i++, j += 3) {
+    const r = d[j], g = d[j + 1], b = d[j + 2];
+    const rg = r > g ? r : g;
+    out[i] = rg > b ? rg : b;
+  }
   return { data: out, width: rgb.width, height: rgb.height, channels: 1 };
 }
 
-async function decode(src: Source, pipeline: Sharp, channels: 1 | 3): Promise<DecodedPixels> {
+async function decode(src: Source, pipeline: Sharp, channels: 1 | 3, size?: { width: number; height: number }): Promise<DecodedPixels> {
+  let decoded: DecodedPixels;
   try {
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== channels) throw new Error(`decoded to ${info.channels} channels, expected ${channels}`);
-    return { data, width: info.width, height: info.height, channels };
+    decoded = { data, width: info.width, height: info.height, channels };
   } catch (error) {
     throw await decodeError(error, src);
   }
+  if (size && (decoded.width !== size.width || decoded.height !== size.height)) {
+    throw new BugError(`decoded to ${decoded.width}x${decoded.height}, expected ${size.width}x${size.height}`, src.name);
+  }
+  return decoded;
 }
 
 /** Turns libvips' multi-line messages into one line that names the file and the problem. */

@@ -1,8 +1,8 @@
 import { invalidParameter } from '../errors.ts';
-import { decodeRgb } from './decode.ts';
+import { decodeOpenedRgb, decodeRgb, decodeRgbShrunk, openImage, type DecodedPixels } from './decode.ts';
 import { geometryFor, resampleLayout, RESIZE_MODES, type Geometry, type ResizeMode } from './geometry.ts';
 import { validateNormalization, type ChannelOrder, type Normalization } from './normalize.ts';
-import { interpolateToModel, isPlainCopy, reduceForModel } from './resample.ts';
+import { interpolateToModel, isPlainCopy, reduceForModel, reducedSize } from './resample.ts';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -22,14 +22,19 @@ export interface PreprocessOptions {
   channelOrder?: ChannelOrder;
   /** Refuse images above this many pixels (decode.ts; default sharp's 268402689). */
   maxPixels?: number;
+  /**
+   * Also return the full-size source pixels (`PreparedImage.rgb`), for an overlay. Without it the image is decoded
+   * straight to the model's size where that gives the same tensor, and the full-size pixels are never made.
+   */
+  keepRgb?: boolean;
 }
 
 export interface PreparedImage {
   /** One image in `layout`: channels x height x width values (NCHW) or height x width x channels (NHWC). */
   tensor: Float32Array;
   geometry: Geometry;
-  /** The decoded, EXIF-rotated source image: 3-channel uint8 sRGB, width x height, row-major. */
-  rgb: Buffer;
+  /** With `keepRgb`: the decoded, EXIF-rotated source image, 3-channel uint8 sRGB, width x height, row-major. */
+  rgb?: Buffer;
   /** Source size after EXIF rotation. */
   width: number;
   height: number;
@@ -43,30 +48,49 @@ const LUMA = [0.299, 0.587, 0.114] as const;
  * does), brings it to the model size with `options.resize` (see `geometryFor`), and normalises it into a float
  * tensor. A 1-channel model gets luma, a 3-channel model gets RGB (greyscale sources replicated).
  *
+ * Decoding: with `keepRgb`, the full-size image is decoded and then shrunk from those pixels (two sharp calls);
+ * without it, one sharp call decodes and shrinks at once where decode.ts's `shrinkInOneCall` says that gives the
+ * same bytes (8-bit images without alpha; otherwise the two calls again). Either way the tensor is the same.
+ *
  * @param name the file name used in error messages (defaults to the path, or `<buffer>`)
  * @throws InputError when the file is missing, empty, not a supported image, truncated or corrupt
  * @throws ConfigError when the options are invalid
  */
+export function prepareImage(input: string | Buffer, options: PreprocessOptions & { keepRgb: true }, name?: string): Promise<PreparedImage & { rgb: Buffer }>;
+export function prepareImage(input: string | Buffer, options: PreprocessOptions, name?: string): Promise<PreparedImage>;
 export async function prepareImage(input: string | Buffer, options: PreprocessOptions, name?: string): Promise<PreparedImage> {
   validateOptions(options);
-  const decoded = await decodeRgb(input, name, { maxPixels: options.maxPixels });
-  const size = options.ownSize ? ownSizeOf(decoded, options.ownSize) : { width: options.width, height: options.height };
-  const geometry = geometryFor(decoded.width, decoded.height, size.width, size.height, options.resize);
   const label = name ?? (typeof input === 'string' ? input : '<buffer>');
-  const reduced = await reduceForModel(decoded, geometry, label);
+  const decodeOptions = { maxPixels: options.maxPixels };
+  const fit = (image: { width: number; height: number }) => {
+    const size = options.ownSize ? ownSizeOf(image, options.ownSize) : { width: options.width, height: options.height };
+    return { size, geometry: geometryFor(image.width, image.height, size.width, size.height, options.resize) };
+  };
+  let source: { width: number; height: number; rgb?: Buffer };
+  let reduced: DecodedPixels;
+  let fitted: ReturnType<typeof fit>;
+  if (options.keepRgb) {
+    const decoded = await decodeRgb(input, label, decodeOptions);
+    fitted = fit(decoded);
+    reduced = await reduceForModel(decoded, fitted.geometry, label);
+    source = { width: decoded.width, height: decoded.height, rgb: decoded.data };
+  } else {
+    const image = await openImage(input, label, decodeOptions);
+    fitted = fit(image);
+    const shrunk = reducedSize(fitted.geometry);
+    reduced = image.shrinkInOneCall
+      ? await decodeRgbShrunk(image, shrunk.width, shrunk.height)
+      : await reduceForModel(await decodeOpenedRgb(image), fitted.geometry, label);
+    source = { width: image.width, height: image.height };
+  }
+  const { size, geometry } = fitted;
   const tensorOptions = { ...options, ...size };
   // Without upscaling the model frame is the reduced pixels shifted (crop or padding): write the tensor straight
   // from them; the same values as going through resampleToModel's float frame, without building it.
   const tensor = isPlainCopy(reduced, geometry)
     ? writeTensor(reduced.data, reduced.width, reduced.height, resampleLayout(geometry), tensorOptions)
     : toTensor(interpolateToModel(reduced, geometry), tensorOptions);
-  return {
-    tensor,
-    geometry,
-    rgb: decoded.data,
-    width: decoded.width,
-    height: decoded.height,
-  };
+  return { tensor, geometry, ...source };
 }
 
 /** The image's own size, with a dimension the model fixes kept and the other scaled to keep the aspect ratio. */
@@ -150,4 +174,5 @@ function validateOptions(o: PreprocessOptions): void {
   if (o.maxPixels !== undefined && (!Number.isInteger(o.maxPixels) || o.maxPixels < 1)) {
     throw invalidParameter('maxPixels', 'a positive integer', o.maxPixels);
   }
+  if (o.keepRgb !== undefined && typeof o.keepRgb !== 'boolean') throw invalidParameter('keepRgb', 'a boolean', o.keepRgb);
 }

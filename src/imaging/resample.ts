@@ -31,10 +31,8 @@ export async function reduceForModel(px: DecodedPixels, g: Geometry, name = '<im
     throw new InfrastructureError(
       `geometry is for ${g.srcWidth}x${g.srcHeight} but the image is ${px.width}x${px.height}`, name);
   }
-  const { scaledWidth, scaledHeight } = resampleLayout(g);
   const c = px.channels;
-  const downW = Math.min(scaledWidth, px.width);
-  const downH = Math.min(scaledHeight, px.height);
+  const { width: downW, height: downH } = reducedSize(g);
   if (downW === px.width && downH === px.height) return px;
   try {
     let pipeline = sharp(px.data, { raw: { width: px.width, height: px.height, channels: c } })
@@ -44,6 +42,12 @@ export async function reduceForModel(px: DecodedPixels, g: Geometry, name = '<im
   } catch (error) {
     throw new InfrastructureError(`resampling failed: ${(error as Error).message}`, name);
   }
+}
+
+/** The size `reduceForModel` brings the source of `g` to: the resampled size on axes that shrink, the source size on axes that grow. */
+export function reducedSize(g: Geometry): { width: number; height: number } {
+  const { scaledWidth, scaledHeight } = resampleLayout(g);
+  return { width: Math.min(scaledWidth, g.srcWidth), height: Math.min(scaledHeight, g.srcHeight) };
 }
 
 /** True when `reduced` (from `reduceForModel`) already has the resampled size of `g`: no axis is upscaled. */

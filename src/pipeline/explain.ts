@@ -213,13 +213,22 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     };
     // Images download and decode up to two batches ahead while the current batch runs, as many at once as a batch holds (up
     // to IMAGE_FETCH_CONCURRENCY); nothing is fetched all at once.
+    // `worst`: explain renders a fixed sample while streaming; run keeps the candidates' raw maps for its gallery.
+    const candidates = mode === 'worst' && options.galleryPolicy ? new GalleryCandidates(options.galleryPolicy, gallerySize) : undefined;
+    const writer = new ImageOutputWriter(sink, {
+      overlays: mode,
+      saveRaw: options.saveRaw ?? false,
+      ...(mode === 'worst' && !candidates && { sample: sampleImages(all, gallerySize) }),
+      ...(candidates && { candidates }),
+    });
+    // The full-size pixels are decoded only for the images that get an overlay while streaming. The analysis of each
+    // image (its regions, its occluded input) is prepared as it arrives, so the counterfactual can run in the batch's
+    // own session call.
     const imagesRoot = parseLocation(options.images, '--images');
-    // The analysis of each image (its regions, its occluded input) is prepared as it arrives, so the counterfactual
-    // can run in the batch's own session call.
     const analyser = options.analyser;
     const analysisInput = { channels: shape.channels, layout: shape.layout };
     const fetched = fetchAhead(todo, async (image) => {
-      const read = await readImage(storage, image, imagesRoot, options.images, preprocess);
+      const read = await readImage(storage, image, imagesRoot, options.images, { ...preprocess, keepRgb: writer.wantsOverlay(image) });
       if (!analyser?.prepare || !('prepared' in read)) return read;
       const analysis = analyser.prepare(image, read.prepared, analysisInput);
       analysis.catch(() => {}); // awaited by the batch, which reports its failure in order
@@ -229,14 +238,6 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
       maxAhead: 2 * effectiveBatch,
     });
     const timings = new RunTimings();
-    // `worst`: explain renders a fixed sample while streaming; run keeps the candidates' raw maps for its gallery.
-    const candidates = mode === 'worst' && options.galleryPolicy ? new GalleryCandidates(options.galleryPolicy, gallerySize) : undefined;
-    const writer = new ImageOutputWriter(sink, {
-      overlays: mode,
-      saveRaw: options.saveRaw ?? false,
-      ...(mode === 'worst' && !candidates && { sample: sampleImages(all, gallerySize) }),
-      ...(candidates && { candidates }),
-    });
     // Batches overlap: while ONNX Runtime (native threads) runs batch n+1, batch n is analysed, its files written
     // and its results lines appended. At most MAX_BATCHES_AFTER_SESSION batches wait behind the session; lines are
     // appended in order, each after its own files, so resume semantics are those of the sequential loop.
@@ -293,7 +294,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     }
     const gallery =
       candidates &&
-      new GalleryRenderer({ storage, out, candidates, read: (image) => readImage(storage, image, imagesRoot, options.images, preprocess), analyser: options.analyser });
+      new GalleryRenderer({ storage, out, candidates, read: (image) => readImage(storage, image, imagesRoot, options.images, { ...preprocess, keepRgb: true }), analyser: options.analyser });
     return {
       images: all.length,
       processed: all.length - errors.length,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Analyser, BatchItem } from '../analysis/types.ts';
-import { ConfigError } from '../errors.ts';
+import { BugError, ConfigError } from '../errors.ts';
 import { ALL, Extremes, imageRef, metricKey, recordClassKey, recordMetrics } from '../gate/aggregator.ts';
 import type { Policy } from '../gate/policy.ts';
 import { encodeNpy, renderOverlay, type PreparedImage } from '../imaging/index.ts';
@@ -181,7 +181,8 @@ export class ImageOutputWriter {
     await Promise.all(writes);
   }
 
-  private wantsOverlay(image: string): boolean {
+  /** Whether `image` gets an overlay while streaming: its reader must then keep the source pixels (`keepRgb`). */
+  wantsOverlay(image: string): boolean {
     const { overlays, sample } = this.options;
     return overlays === 'all' || (overlays === 'worst' && sample !== undefined && sample.has(image));
   }
@@ -211,6 +212,7 @@ export class ImageOutputWriter {
 
 /** The overlay PNG of one image: its raw map over the source pixels, with region outlines. */
 export function renderOverlayPng(prepared: PreparedImage, map: KeptMap, outlines?: BatchItem['outlines']): Promise<Buffer> {
+  if (!prepared.rgb) throw new BugError('overlay of an image prepared without keepRgb');
   return renderOverlay({
     rgb: prepared.rgb,
     width: prepared.width,
@@ -223,7 +225,7 @@ export function renderOverlayPng(prepared: PreparedImage, map: KeptMap, outlines
   });
 }
 
-/** Reads and preprocesses one image again (the pipeline's readImage): the prepared pixels, or why not. */
+/** Reads and preprocesses one image again (the pipeline's readImage, with `keepRgb`): the prepared pixels, or why not. */
 export type ReadPrepared = (image: string) => Promise<{ prepared: PreparedImage } | { error: string }>;
 
 export interface GalleryRendererOptions {

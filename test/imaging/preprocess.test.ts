@@ -11,6 +11,8 @@ const RAW = normalizationPreset('raw');
 const opts = (o: Partial<PreprocessOptions>): PreprocessOptions => ({
   width: 8, height: 8, channels: 3, layout: 'NCHW', resize: 'resize', normalization: RAW, ...o,
 });
+/** Options that ask for the full-size source pixels (PreparedImage.rgb). */
+const withRgb = (o: Partial<PreprocessOptions>) => ({ ...opts(o), keepRgb: true as const });
 
 describe('prepareImage: decoding', () => {
   it('applies EXIF orientation 6 (rotate 90 degrees clockwise)', async () => {
@@ -20,7 +22,7 @@ describe('prepareImage: decoding', () => {
     const jpeg = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg({ quality: 95 })
       .withMetadata({ orientation: 6 }).toBuffer();
     expect((await sharp(jpeg).metadata()).orientation).toBe(6);
-    const p = await prepareImage(jpeg, opts({ width: 20, height: 40 }));
+    const p = await prepareImage(jpeg, withRgb({ width: 20, height: 40 }));
     expect([p.width, p.height]).toEqual([20, 40]);
     const at = (x: number, y: number) => [...p.rgb.subarray((y * 20 + x) * 3, (y * 20 + x) * 3 + 3)];
     for (const [x, y] of [[2, 2], [17, 10], [10, 17]]) expect(at(x, y)[0]).toBeGreaterThan(200); // red on top
@@ -31,7 +33,7 @@ describe('prepareImage: decoding', () => {
 
   it('replicates greyscale to three channels and reduces RGB to ITU-R 601 luma for 1-channel models', async () => {
     const grey = await encode(rawImage(2, 1, 1, (x) => [x === 0 ? 40 : 200]), 2, 1, 1);
-    const p = await prepareImage(grey, opts({ width: 2, height: 1 }));
+    const p = await prepareImage(grey, withRgb({ width: 2, height: 1 }));
     expect([...p.rgb]).toEqual([40, 40, 40, 200, 200, 200]);
     expect([...p.tensor]).toEqual([40, 200, 40, 200, 40, 200]);
 
@@ -43,23 +45,23 @@ describe('prepareImage: decoding', () => {
   it('drops alpha without compositing, like PIL convert("RGB")', async () => {
     // a fully transparent pixel keeps its stored colour; PIL's convert('RGB') gives (10, 20, 30) too
     const rgba = await encode(rawImage(2, 1, 4, (x) => (x === 0 ? [10, 20, 30, 0] : [200, 150, 100, 128])), 2, 1, 4);
-    const p = await prepareImage(rgba, opts({ width: 2, height: 1 }));
+    const p = await prepareImage(rgba, withRgb({ width: 2, height: 1 }));
     expect([...p.rgb]).toEqual([10, 20, 30, 200, 150, 100]);
     const greyAlpha = await encode(rawImage(1, 1, 2, () => [90, 0]), 1, 1, 2);
-    expect([...(await prepareImage(greyAlpha, opts({ width: 1, height: 1 }))).rgb]).toEqual([90, 90, 90]);
+    expect([...(await prepareImage(greyAlpha, withRgb({ width: 1, height: 1 }))).rgb]).toEqual([90, 90, 90]);
   });
 
   it('reads 16-bit PNGs, keeping the high byte (v >> 8)', async () => {
     const rgb16 = png16([0x8080, 0x7fff, 0xffff, 0x0100, 0x01ff, 0x1234], 2, 1, 3);
-    expect([...(await prepareImage(rgb16, opts({ width: 2, height: 1 }))).rgb]).toEqual([128, 127, 255, 1, 1, 18]);
+    expect([...(await prepareImage(rgb16, withRgb({ width: 2, height: 1 }))).rgb]).toEqual([128, 127, 255, 1, 1, 18]);
     const grey16 = png16([0xfedc, 0x00ff], 2, 1, 1);
-    expect([...(await prepareImage(grey16, opts({ width: 2, height: 1 }))).rgb]).toEqual([254, 254, 254, 0, 0, 0]);
+    expect([...(await prepareImage(grey16, withRgb({ width: 2, height: 1 }))).rgb]).toEqual([254, 254, 254, 0, 0, 0]);
   });
 
   it('decodes JPEG, PNG, WebP and TIFF', async () => {
     const raw = rawImage(16, 12, 3, (x, y) => [x * 15, y * 20, 128]);
     for (const format of ['jpeg', 'png', 'webp', 'tiff'] as const) {
-      const p = await prepareImage(await encode(raw, 16, 12, 3, format), opts({ width: 16, height: 12 }));
+      const p = await prepareImage(await encode(raw, 16, 12, 3, format), withRgb({ width: 16, height: 12 }));
       expect([p.width, p.height]).toEqual([16, 12]);
       let err = 0;
       for (let i = 0; i < raw.length; i++) err = Math.max(err, Math.abs(p.rgb[i] - raw[i]));

@@ -204,6 +204,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     const effectiveBatch = Math.min(batchSize, explainer.maxBatch);
     const step: BatchStep = {
       explainer,
+      maxInputs: effectiveBatch,
       images: options.images,
       target,
       labels,
@@ -376,6 +377,8 @@ async function readImage(storage: Storage, image: string, root: Location, rootTe
 
 interface BatchStep {
   explainer: Explainer;
+  /** Inputs per ONNX Runtime call: --batch (images and the occluded copies that run along with them). */
+  maxInputs: number;
   images: string;
   target: TargetSpec;
   labels: Map<string, number> | undefined;
@@ -400,7 +403,7 @@ async function explainBatch(ready: readonly ReadImage[], step: BatchStep): Promi
     }
   }
   const analyses = await Promise.all(ok.map((r) => r.analysis));
-  const explained = await explainBySize(explainer, ok.map((r, i) => ({ ...r, analysis: analyses[i] })));
+  const explained = await explainBySize(explainer, ok.map((r, i) => ({ ...r, analysis: analyses[i] })), step.maxInputs);
   const items: BatchItem<ResultRecord>[] = [];
   ok.forEach(({ image, sha256, prepared }, i) => {
     const { explanation: e, analysis, occludedLogits } = explained[i];
@@ -452,24 +455,38 @@ async function bySize<T extends { prepared: PreparedImage }>(explainer: Explaine
 }
 
 /**
- * One ORT run per input size in the batch; the explanations come back in the batch's order. The occluded inputs
- * the analysis prepared run in the same call, after the images, when the model takes a batch that large.
+ * The ORT runs of a batch, in the batch's order: one per input size, with the occluded inputs the analysis prepared
+ * after the images they belong to. A run holds at most `maxInputs` inputs (--batch, or less where the model takes less),
+ * so the counterfactual splits a batch into runs of images + their occluded copies, and memory stays that of --batch
+ * inputs; an occluded input that fits no run (a batch of one) is left to the analysis' own forward.
  */
 async function explainBySize<T extends { prepared: PreparedImage; target: number; analysis?: PreparedAnalysis }>(
   explainer: Explainer,
   ok: readonly T[],
+  maxInputs: number,
 ): Promise<{ explanation: Explanation; analysis?: PreparedAnalysis; occludedLogits?: Float32Array }[]> {
   const results = new Map<unknown, { explanation: Explanation; analysis?: PreparedAnalysis; occludedLogits?: Float32Array }>();
   for (const [sized, group] of await bySize(explainer, ok)) {
-    const along = group.filter((r) => r.analysis?.occlusion instanceof Float32Array);
-    const extra = group.length + along.length <= sized.maxBatch ? along : [];
-    const { explanations, extraLogits } = await sized.explainAlong(
-      group.map((r) => r.prepared.tensor),
-      group.map((r) => r.target),
-      extra.map((r) => r.analysis!.occlusion as Float32Array),
-    );
-    group.forEach((r, i) => results.set(r, { explanation: explanations[i], ...(r.analysis && { analysis: r.analysis }) }));
-    extra.forEach((r, k) => (results.get(r)!.occludedLogits = extraLogits[k]));
+    const limit = Math.min(maxInputs, sized.maxBatch);
+    // With room for two inputs per run, an image's occluded copy runs beside it.
+    const copyOf = (r: T) => (limit >= 2 && r.analysis?.occlusion instanceof Float32Array ? r.analysis.occlusion : undefined);
+    for (let start = 0; start < group.length; ) {
+      const run: T[] = [];
+      for (let inputs = 0; start < group.length; start++) {
+        const needs = copyOf(group[start]) ? 2 : 1;
+        if (run.length > 0 && inputs + needs > limit) break;
+        run.push(group[start]);
+        inputs += needs;
+      }
+      const withCopy = run.filter((r) => copyOf(r));
+      const { explanations, extraLogits } = await sized.explainAlong(
+        run.map((r) => r.prepared.tensor),
+        run.map((r) => r.target),
+        withCopy.map((r) => copyOf(r)!),
+      );
+      run.forEach((r, i) => results.set(r, { explanation: explanations[i], ...(r.analysis && { analysis: r.analysis }) }));
+      withCopy.forEach((r, k) => (results.get(r)!.occludedLogits = extraLogits[k]));
+    }
   }
   return ok.map((r) => results.get(r)!);
 }

@@ -58,7 +58,7 @@ describe('batch loop', () => {
 });
 
 describe('occlusion counterfactual', () => {
-  const run = async (name: string, policy?: string) => {
+  const run = async (name: string, policy?: string, batch = 16) => {
     const predict = vi.spyOn(Explainer.prototype, 'predict');
     const along = vi.spyOn(Explainer.prototype, 'explainAlong');
     const out = path.join(dir, name);
@@ -69,7 +69,7 @@ describe('occlusion counterfactual', () => {
       out,
       quiet: true,
       overlays: 'none',
-      batch: 16,
+      batch,
       ...(policy && { policy }),
     });
     const records = (await readFile(path.join(out, 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { image: string; target: number; metrics: Record<string, number | null> });
@@ -89,11 +89,19 @@ describe('occlusion counterfactual', () => {
     expect(without.sessionCalls).toEqual([{ images: 16, extra: 0 }, { images: 16, extra: 0 }, { images: 16, extra: 0 }]);
     expect(without.records.every((r) => r.metrics.occlusionFlip === null && typeof r.metrics.invalidMass === 'number')).toBe(true);
     // The default policy has the occlusion-flips rule: every demo frame has invalid pixels, so each batch of 16 runs
-    // as one call of 32 inputs, and no separate forward is left.
+    // as two calls of 8 images and their 8 occluded copies (never more than --batch inputs), and no separate forward
+    // is left.
     const withRule = await run('occlusion');
     expect(withRule.calls).toBe(0);
-    expect(withRule.sessionCalls).toEqual([{ images: 16, extra: 16 }, { images: 16, extra: 16 }, { images: 16, extra: 16 }]);
+    expect(withRule.sessionCalls).toEqual(Array.from({ length: 6 }, () => ({ images: 8, extra: 8 })));
     expect(withRule.records.every((r) => typeof r.metrics.occlusionFlip === 'number')).toBe(true);
+  }, 90_000);
+
+  it('with --batch 1 (one input per call) runs each occluded image in a forward of its own', async () => {
+    const single = await run('occlusion-batch-1', undefined, 1);
+    expect(single.sessionCalls).toEqual(Array.from({ length: 48 }, () => ({ images: 1, extra: 0 })));
+    expect(single.calls).toBe(48);
+    expect(single.records.every((r) => typeof r.metrics.occlusionFlip === 'number')).toBe(true);
   }, 90_000);
 
   it('gives the occlusion metrics a separate forward of the occluded inputs gives', async () => {

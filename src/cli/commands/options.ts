@@ -47,7 +47,7 @@ export function explainFlags(y: Argv) {
     .option('target', { type: 'string', default: 'predicted', describe: '"predicted", a class index, or "labels" (the class from --labels)' })
     .option('labels', { type: 'string', describe: 'CSV of image,label (class index or name)' })
     .option('classes', { type: 'string', describe: 'class names, one per line (default: the model metadata heatgate.classes)' })
-    .option('batch', { type: 'number', default: 8, describe: 'images per ONNX Runtime run' })
+    .option('batch', { type: 'number', default: 8, describe: 'inputs per ONNX Runtime run (images, and their occluded copies when a rule reads an occlusion metric)' })
     .option('save-raw', { type: 'boolean', default: false, describe: 'write heatmaps/<image>.npy (raw map at layer resolution)' })
     .option('overlays', {
       type: 'string',

@@ -82,6 +82,9 @@ export class Explainer {
   /** How it was created, and the same model at other input sizes (atSize). */
   private createOptions: ExplainerOptions = {};
   private siblings = new Map<string, Promise<Explainer>>();
+  /** Batch input buffers of finished runs (inputBuffer), and every buffer made for that purpose. */
+  private readonly spareInputs: Float32Array[] = [];
+  private readonly pooledInputs = new WeakSet<Float32Array>();
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
     methodFor(options.method ?? 'gradcam'); // an unknown method fails before the model is read
@@ -293,7 +296,7 @@ export class Explainer {
   private feeds(images: readonly Float32Array[], targets: readonly number[]): Record<string, ort.Tensor> {
     const { channels, height, width, layout } = this.inputShape;
     const size = channels * height * width;
-    const batch = new Float32Array(images.length * size);
+    const batch = this.inputBuffer(images.length * size);
     images.forEach((img, i) => {
       if (img.length !== size) throw new Error(`image tensor has ${img.length} values, expected ${size}`);
       batch.set(img, i * size);
@@ -343,7 +346,25 @@ export class Explainer {
         throw new InfrastructureError(`ONNX Runtime ran out of memory (try a smaller --batch): ${message}`, this.model.loaded.file);
       }
       throw error;
+    } finally {
+      // The run is over (ONNX Runtime reads its inputs during the call and keeps none): the batch buffer can be reused.
+      for (const tensor of Object.values(feeds)) {
+        const data = tensor.data as Float32Array;
+        if (this.pooledInputs.has(data) && this.spareInputs.length < MAX_SPARE_INPUTS) this.spareInputs.push(data);
+      }
     }
+  }
+
+  /**
+   * A batch input buffer of `length` values: a spare one from an earlier run when one fits, else a new one. A new
+   * multi-megabyte array per run is external memory that makes V8 mark-compact every few batches.
+   */
+  private inputBuffer(length: number): Float32Array {
+    const spare = this.spareInputs.findIndex((b) => b.length === length);
+    if (spare >= 0) return this.spareInputs.splice(spare, 1)[0];
+    const buffer = new Float32Array(length);
+    this.pooledInputs.add(buffer);
+    return buffer;
   }
 
   /** Target scores of head-only runs (Ablation-CAM): channel-major activations of the first target layer. */
@@ -374,6 +395,9 @@ export class Explainer {
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);
   }
 }
+
+/** Batch input buffers kept for reuse: a run's batch and the occasional different size (a last, shorter batch). */
+const MAX_SPARE_INPUTS = 4;
 
 /** Why sample `n` of a batch-2 output differs from the same image's batch-1 output (relative 1e-4), or undefined. */
 function sampleDisagreement(name: string, n: number, alone: ort.Tensor, both: ort.Tensor): string | undefined {

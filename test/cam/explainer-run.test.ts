@@ -79,3 +79,29 @@ describe('Explainer weights', () => {
     }
   });
 });
+
+describe('Explainer input buffers', () => {
+  it('reuses a batch buffer once its run is over, never one a pending run still reads: concurrent calls give the sequential results', async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'heatgate-buffers-')), 'tiny.onnx');
+    await saveModel(tinyCnn({ size: 8, channels: 4, classes: 3 }).model, file);
+    const explainer = await Explainer.create(file);
+    try {
+      const session = (explainer as unknown as { session: ort.InferenceSession }).session;
+      const inputName = explainer.model.input.name;
+      const batches = [0, 1, 2].map((b) => [0, 1].map((k) => Float32Array.from({ length: 3 * 8 * 8 }, (_, i) => Math.sin(i * (b + 1) + k))));
+      const sequential = [];
+      for (const batch of batches) sequential.push(await explainer.explain(batch, [-1, -1]));
+      const run = vi.spyOn(session, 'run');
+      const concurrent = await Promise.all(batches.map((batch) => explainer.explain(batch, [-1, -1])));
+      expect(concurrent.map((r) => r.map((e) => [...e.logits]))).toEqual(sequential.map((r) => r.map((e) => [...e.logits])));
+      expect(concurrent.map((r) => r.map((e) => [...e.cam]))).toEqual(sequential.map((r) => r.map((e) => [...e.cam])));
+      // Three runs in flight at once read three buffers; a later run takes one of them back.
+      const buffers = run.mock.calls.map(([feeds]) => (feeds as Record<string, ort.Tensor>)[inputName].data);
+      expect(new Set(buffers).size).toBe(3);
+      await explainer.explain(batches[0], [-1, -1]);
+      expect(buffers).toContain((run.mock.calls.at(-1)![0] as Record<string, ort.Tensor>)[inputName].data);
+    } finally {
+      await explainer.release();
+    }
+  });
+});

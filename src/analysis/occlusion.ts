@@ -68,31 +68,65 @@ function strides(shape: TensorShape): { cs: number; ps: number } {
 export function occludeInput(input: Float32Array, shape: TensorShape, invalid: Uint8Array, options: OcclusionOptions = {}): Float32Array {
   check(input, shape, invalid);
   const fill = options.fill ?? 'mean';
-  const out = Float32Array.from(input);
+  if (fill !== 'mean' && fill !== 'blur') throw new RangeError(`unknown occlusion fill ${JSON.stringify(fill)} (expected 'mean' or 'blur')`);
+  const out = new Float32Array(input.length);
+  out.set(input);
   const { cs, ps } = strides(shape);
   const n = shape.height * shape.width;
-  for (let c = 0; c < shape.channels; c++) {
-    if (fill === 'mean') {
+  const runs = invalidRuns(invalid);
+  if (fill === 'mean') {
+    // Each channel's sum over the valid pixels in pixel order (the gaps between the invalid runs), then only the
+    // invalid runs are written.
+    let count = n;
+    for (let r = 0; r < runs.length; r += 2) count -= runs[r + 1] - runs[r];
+    for (let c = 0; c < shape.channels; c++) {
       let sum = 0;
-      let count = 0;
-      for (let p = 0; p < n; p++) {
-        if (!invalid[p]) {
-          sum += input[c * cs + p * ps];
-          count++;
-        }
+      for (let r = 0, p = 0; p < n; r += 2) {
+        const end = r < runs.length ? runs[r] : n;
+        for (let q = c * cs + p * ps; p < end; p++, q += ps) sum += input[q];
+        if (r < runs.length) p = runs[r + 1];
       }
       const mean = count > 0 ? sum / count : 0;
-      for (let p = 0; p < n; p++) if (invalid[p]) out[c * cs + p * ps] = mean;
-    } else if (fill === 'blur') {
-      const plane = new Float32Array(n);
+      for (let r = 0; r < runs.length; r += 2) {
+        if (ps === 1) out.fill(mean, c * cs + runs[r], c * cs + runs[r + 1]);
+        else for (let p = runs[r], q = c * cs + p * ps; p < runs[r + 1]; p++, q += ps) out[q] = mean;
+      }
+    }
+  } else {
+    const plane = new Float32Array(n);
+    for (let c = 0; c < shape.channels; c++) {
       for (let p = 0; p < n; p++) plane[p] = input[c * cs + p * ps];
       const blurred = gaussianBlur(plane, shape.height, shape.width, options.blurSigma ?? DEFAULT_BLUR_SIGMA);
-      for (let p = 0; p < n; p++) if (invalid[p]) out[c * cs + p * ps] = blurred[p];
-    } else {
-      throw new RangeError(`unknown occlusion fill ${JSON.stringify(fill)} (expected 'mean' or 'blur')`);
+      for (let r = 0; r < runs.length; r += 2) {
+        for (let p = runs[r]; p < runs[r + 1]; p++) out[c * cs + p * ps] = blurred[p];
+      }
     }
   }
   return out;
+}
+
+/**
+ * The runs of set pixels of a mask in pixel order, as [start, end) pairs: invalid regions are blobs, so a few
+ * runs per row at most, and every channel of the fill walks them instead of testing each pixel.
+ */
+function invalidRuns(invalid: Uint8Array): Int32Array {
+  let count = 0;
+  for (let p = 0, inside = false; p < invalid.length; p++) {
+    if ((invalid[p] !== 0) !== inside) {
+      inside = !inside;
+      count++;
+    }
+  }
+  const runs = new Int32Array(count + (count & 1));
+  let k = 0;
+  for (let p = 0, inside = false; p < invalid.length; p++) {
+    if ((invalid[p] !== 0) !== inside) {
+      inside = !inside;
+      runs[k++] = p;
+    }
+  }
+  if (k & 1) runs[k] = invalid.length; // the last run reaches the end
+  return runs;
 }
 
 /** Separable Gaussian blur of one h x w plane with clamped (replicated) edges. */
@@ -158,7 +192,7 @@ export function occlusionInputs(items: readonly Pick<OcclusionItem, 'input' | 'i
   const plan: OcclusionPlan = { inputs: [], slots: [] };
   for (const { input, invalid } of items) {
     if (!invalid) plan.slots.push('none');
-    else if (!invalid.some((v) => v !== 0)) plan.slots.push('unchanged'); // nothing to occlude: identical input
+    else if (invalid.indexOf(1) < 0 && !invalid.some((v) => v !== 0)) plan.slots.push('unchanged'); // nothing to occlude: identical input
     else {
       plan.slots.push(plan.inputs.length);
       plan.inputs.push(occludeInput(input, shape, invalid, options));

@@ -83,8 +83,8 @@ export function occludeInput(input: Float32Array, shape: TensorShape, invalid: U
       let sum = 0;
       for (let r = 0, p = 0; p < n; r += 2) {
         const end = r < runs.length ? runs[r] : n;
-        for (let q = c * cs + p * ps; p < end; p++, q += ps) sum += input[q];
-        if (r < runs.length) p = runs[r + 1];
+        for (let q = c * cs + p * ps, stop = c * cs + end * ps; q < stop; q += ps) sum += input[q];
+        p = r < runs.length ? runs[r + 1] : n;
       }
       const mean = count > 0 ? sum / count : 0;
       for (let r = 0; r < runs.length; r += 2) {
@@ -106,28 +106,35 @@ export function occludeInput(input: Float32Array, shape: TensorShape, invalid: U
 }
 
 /**
- * The runs of set pixels of a mask in pixel order, as [start, end) pairs: invalid regions are blobs, so a few
- * runs per row at most, and every channel of the fill walks them instead of testing each pixel.
+ * The runs of set (non-zero) pixels of a mask in pixel order, as [start, end) pairs: invalid regions are blobs, so a
+ * few runs per row, and every channel of the fill walks them instead of testing each pixel. Four mask bytes are
+ * read at a time where they can be: a word of four 0s (outside a run) or four 1s (inside one) holds no boundary.
  */
 function invalidRuns(invalid: Uint8Array): Int32Array {
-  let count = 0;
-  for (let p = 0, inside = false; p < invalid.length; p++) {
-    if ((invalid[p] !== 0) !== inside) {
-      inside = !inside;
-      count++;
-    }
-  }
-  const runs = new Int32Array(count + (count & 1));
+  const n = invalid.length;
+  if (runScratch.length < n + 1) runScratch = new Int32Array(n + 1);
+  const runs = runScratch;
   let k = 0;
-  for (let p = 0, inside = false; p < invalid.length; p++) {
-    if ((invalid[p] !== 0) !== inside) {
-      inside = !inside;
-      runs[k++] = p;
+  let inside = 0;
+  const boundaries = (from: number, to: number) => {
+    for (let p = from; p < to; p++) {
+      const v = invalid[p] === 0 ? 0 : 1;
+      if (v !== inside) {
+        runs[k++] = p;
+        inside = v;
+      }
     }
+  };
+  const words = invalid.byteOffset % 4 === 0 ? new Uint32Array(invalid.buffer, invalid.byteOffset, n >>> 2) : new Uint32Array(0);
+  for (let w = 0; w < words.length; w++) {
+    if (words[w] !== (inside === 0 ? 0 : 0x01010101)) boundaries(4 * w, 4 * w + 4);
   }
-  if (k & 1) runs[k] = invalid.length; // the last run reaches the end
-  return runs;
+  boundaries(4 * words.length, n);
+  if (inside) runs[k++] = n; // the last run reaches the end
+  return runs.slice(0, k);
 }
+/** invalidRuns' working buffer, reused across calls (every image of a run has the same model frame). */
+let runScratch = new Int32Array(0);
 
 /** Separable Gaussian blur of one h x w plane with clamped (replicated) edges. */
 export function gaussianBlur(plane: Float32Array, height: number, width: number, sigma: number): Float32Array {

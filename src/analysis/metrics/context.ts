@@ -71,7 +71,7 @@ export function createMetricContext(input: MetricInput): MetricContext {
     faithfulness: input.faithfulness ?? null,
     get heatmap(): Float32Array {
       // pytorch-grad-cam's scale_cam_image order: min-max normalise at CAM resolution, then resize.
-      heatmap ??= upsampleBilinear(normalizeMinMax(Float32Array.from(cam)), camHeight, camWidth, height, width);
+      heatmap ??= upsampleBilinear(normalizeMinMax(cam), camHeight, camWidth, height, width); // normalizeMinMax copies
       return heatmap;
     },
     get heatSum(): number {

@@ -25,6 +25,7 @@ export const pointingGame: Metric = {
     for (let i = 0; i < h.length; i++) if (h[i] > max) max = h[i];
     for (let i = 0; i < h.length; i++) {
       if (h[i] !== max) continue;
+      if (roi[i] && ctx.pointingTolerancePx >= 0) return 1; // distance 0: no need to search the disc
       const x = i % ctx.width;
       if (nearMask(roi, ctx.width, ctx.height, x, (i - x) / ctx.width, ctx.pointingTolerancePx)) return 1;
     }

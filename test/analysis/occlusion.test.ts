@@ -153,7 +153,12 @@ describe('occlusion fill equals the per-pixel definition', () => {
     for (let c = 0; c < channels; c++) {
       let sum = 0;
       let count = 0;
-      for (let p = 0; p < n; p++) if (mask[p] === 0) (sum += input[at(c, p)]), count++;
+      for (let p = 0; p < n; p++) {
+        if (mask[p] === 0) {
+          sum += input[at(c, p)];
+          count++;
+        }
+      }
       for (let p = 0; p < n; p++) if (mask[p] !== 0) out[at(c, p)] = count > 0 ? sum / count : 0;
     }
     return out;

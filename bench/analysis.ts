@@ -14,7 +14,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { occlusionInputs, occludeInput, type TensorShape } from '../src/analysis/occlusion.ts';
+import { DEFAULT_BLUR_SIGMA, gaussianBlur, occlusionInputs, occludeInput, type TensorShape } from '../src/analysis/occlusion.ts';
 import { createMetricContext } from '../src/analysis/metrics/context.ts';
 import { computeMetrics, DEFAULT_METRIC_NAMES } from '../src/analysis/metrics/registry.ts';
 import type { MetricContext } from '../src/analysis/metrics/types.ts';
@@ -37,6 +37,8 @@ const REPS = Number(values.reps);
 const SIZE = 224;
 const CAM = 7;
 const SHAPE: TensorShape = { layout: 'CHW', channels: 3, height: SIZE, width: SIZE };
+/** The blur fill costs tens of ms per image: it is checked and timed on the first few images, once each. */
+const BLUR_IMAGES = 4;
 
 // ---- legacy: the kernels before this change, verbatim ----
 
@@ -106,6 +108,19 @@ function legacyOcclude(input: Float32Array, shape: TensorShape, invalid: Uint8Ar
     }
     const mean = count > 0 ? sum / count : 0;
     for (let p = 0; p < n; p++) if (invalid[p]) out[c * cs + p * ps] = mean;
+  }
+  return out;
+}
+
+function legacyBlurFill(input: Float32Array, shape: TensorShape, invalid: Uint8Array, sigma: number): Float32Array {
+  const out = Float32Array.from(input);
+  const cs = shape.height * shape.width, ps = 1;
+  const n = shape.height * shape.width;
+  for (let c = 0; c < shape.channels; c++) {
+    const plane = new Float32Array(n);
+    for (let p = 0; p < n; p++) plane[p] = input[c * cs + p * ps];
+    const blurred = gaussianBlur(plane, shape.height, shape.width, sigma);
+    for (let p = 0; p < n; p++) if (invalid[p]) out[c * cs + p * ps] = blurred[p];
   }
   return out;
 }
@@ -203,6 +218,9 @@ function check(items: Item[]): void {
     if (!sameBits(ctx.heatmap, heat)) fail('heatmap');
     if (!sameBits(sortedCopy(heat), legacySortedCopy(heat))) fail('sortedCopy');
     if (!sameBits(occludeInput(item.input, SHAPE, item.invalid), legacyOcclude(item.input, SHAPE, item.invalid))) fail('occlusion fill');
+    if (i < BLUR_IMAGES && !sameBits(occludeInput(item.input, SHAPE, item.invalid, { fill: 'blur' }), legacyBlurFill(item.input, SHAPE, item.invalid, DEFAULT_BLUR_SIGMA))) {
+      fail('occlusion blur fill');
+    }
     const now = computeMetrics(ctx, DEFAULT_METRIC_NAMES);
     const before = legacyMetrics(legacyContext(item));
     for (const name of DEFAULT_METRIC_NAMES) {
@@ -219,13 +237,13 @@ function check(items: Item[]): void {
  * CPU ms per image of `fn` over every item, REPS times, after one warm-up round. CPU time of this process (user +
  * system, GC threads included), not wall time: on a shared machine other processes' load would otherwise count.
  */
-function time(items: Item[], fn: (item: Item) => unknown): number {
+function time(items: Item[], fn: (item: Item) => unknown, reps = REPS): number {
   let sink = 0;
   for (const item of items) sink += fn(item) ? 1 : 0;
   const start = process.cpuUsage();
-  for (let r = 0; r < REPS; r++) for (const item of items) sink += fn(item) ? 1 : 0;
+  for (let r = 0; r < reps; r++) for (const item of items) sink += fn(item) ? 1 : 0;
   const used = process.cpuUsage(start);
-  const ms = (used.user + used.system) / 1000 / (REPS * items.length);
+  const ms = (used.user + used.system) / 1000 / (reps * items.length);
   if (sink < 0) console.log(sink);
   return ms;
 }
@@ -237,11 +255,24 @@ async function main(): Promise<void> {
   const at = new Map(items.map((item, i) => [item, i]));
   const heatOf = (item: Item) => heatmaps[at.get(item)!];
 
-  const kernels: [string, (item: Item) => unknown, (item: Item) => unknown][] = [
+  type Row = [string, (item: Item) => unknown, (item: Item) => unknown, subset?: Item[], reps?: number];
+  const kernels: Row[] = [
     ['heatmap (normalise + upsample)', (it) => legacyHeatmap(it.cam), (it) => upsampleBilinear(normalizeMinMax(it.cam), CAM, CAM, SIZE, SIZE)],
     ['sortedCopy', (it) => legacySortedCopy(heatOf(it)), (it) => sortedCopy(heatOf(it))],
     ['entropy (heatmap, sum, sort given)', (it) => legacyEntropy(warmContext(it, true)), (it) => entropy.compute(warmContext(it, false))],
     ['occlusion mean fill', (it) => legacyOcclusionInputs(it.input, it.invalid), (it) => occlusionInputs([it], SHAPE).inputs],
+    [
+      `occlusion blur fill (${BLUR_IMAGES} images)`,
+      (it) => legacyBlurFill(it.input, SHAPE, it.invalid, DEFAULT_BLUR_SIGMA),
+      (it) => occludeInput(it.input, SHAPE, it.invalid, { fill: 'blur' }),
+      items.slice(0, BLUR_IMAGES),
+      1,
+    ],
+    [
+      'metrics (heatmap given)',
+      (it) => legacyMetrics(legacyContext(it, heatOf(it))),
+      (it) => computeMetrics(createMetricContext({ ...baseInput(it), heatmap: heatOf(it) }), DEFAULT_METRIC_NAMES),
+    ],
     [
       'whole: heatmap, metrics, fill',
       (it) => {
@@ -274,12 +305,12 @@ async function main(): Promise<void> {
   console.log(`${items.length} images x ${REPS} reps, ${SIZE}x${SIZE} model frame, ${CAM}x${CAM} CAMs: ${cams}; invalid masks: ${masks}`);
   console.log('results checked: bit-identical to the legacy kernels (entropy within 1e-12 relative)');
   console.log(`${'kernel'.padEnd(36)} ${'legacy ms'.padStart(10)} ${'now ms'.padStart(10)} ${'now/legacy'.padStart(11)}`);
-  for (const [name, legacy, now] of kernels) {
+  for (const [name, legacy, now, subset = items, reps = REPS] of kernels) {
     // Alternate the two a few times so neither gets all the warm (or all the GC-heavy) rounds.
     let a = 0, b = 0;
     for (let round = 0; round < 3; round++) {
-      a += time(items, legacy);
-      b += time(items, now);
+      a += time(subset, legacy, reps);
+      b += time(subset, now, reps);
     }
     console.log(`${name.padEnd(36)} ${(a / 3).toFixed(3).padStart(10)} ${(b / 3).toFixed(3).padStart(10)} ${(b / a).toFixed(2).padStart(11)}`);
   }

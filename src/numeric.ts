@@ -60,8 +60,7 @@ export function sortedCopy(values: Float32Array): Float32Array {
     counts[4096 + (b >>> 22)]++;
   }
   const result = new Uint32Array(out.buffer);
-  if (radixScratch.length < n) radixScratch = new Uint32Array(n);
-  const scratch = radixScratch;
+  const scratch = n > KEEP_SCRATCH ? new Uint32Array(n) : radixScratch.length >= n ? radixScratch : (radixScratch = new Uint32Array(n));
   let from = input;
   for (let digit = 0; digit < 3; digit++) {
     const shift = digit * 11;
@@ -87,3 +86,5 @@ export function sortedCopy(values: Float32Array): Float32Array {
 /** sortedCopy's digit counts and its second buffer, reused across calls (the per-image maps are the same size). */
 const radixCounts = new Uint32Array(3 * 2048);
 let radixScratch = new Uint32Array(0);
+/** Maps larger than this (own-size inputs) get a buffer of their own, not kept: a few MB at most stay allocated. */
+export const KEEP_SCRATCH = 1 << 20;

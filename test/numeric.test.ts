@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32, sortedCopy } from '../src/numeric.ts';
+import { KEEP_SCRATCH, mulberry32, sortedCopy } from '../src/numeric.ts';
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
@@ -62,6 +62,14 @@ describe('sortedCopy: digit passes, scratch reuse, views', () => {
     expect(same(c, reference(big.subarray(0, 4000)))).toBe(true);
     expect(d.length).toBe(70000);
     expect(same(d, reference(Float32Array.from({ length: 70000 }, (_, i) => big[i % 5000] * 2)))).toBe(true);
+  });
+
+  it('sorts maps larger than the working memory it keeps (own-size inputs), and smaller ones after them', () => {
+    const next = mulberry32(14);
+    const huge = Float32Array.from({ length: KEEP_SCRATCH + 3 }, () => next());
+    expect(same(sortedCopy(huge), reference(huge))).toBe(true);
+    const small = Float32Array.from({ length: 3000 }, () => next());
+    expect(same(sortedCopy(small), reference(small))).toBe(true);
   });
 
   it('reads a view at an offset of a larger buffer, and leaves the buffer alone', () => {

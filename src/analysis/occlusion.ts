@@ -13,7 +13,7 @@
  * over them, `occlusionResults` turns the logits into per-image results. `runOcclusion` chains the three.
  */
 
-import { argmax, softmax } from '../numeric.ts';
+import { argmax, KEEP_SCRATCH, softmax } from '../numeric.ts';
 
 export type TensorLayout = 'CHW' | 'HWC';
 
@@ -112,8 +112,7 @@ export function occludeInput(input: Float32Array, shape: TensorShape, invalid: U
  */
 function invalidRuns(invalid: Uint8Array): Int32Array {
   const n = invalid.length;
-  if (runScratch.length < n + 1) runScratch = new Int32Array(n + 1);
-  const runs = runScratch;
+  const runs = n + 1 > KEEP_SCRATCH ? new Int32Array(n + 1) : runScratch.length > n ? runScratch : (runScratch = new Int32Array(n + 1));
   let k = 0;
   let inside = 0;
   const boundaries = (from: number, to: number) => {

@@ -218,6 +218,15 @@ describe('occlusion fill equals the per-pixel definition', () => {
     }
   });
 
+  it('fills inputs larger than the working memory it keeps (own-size inputs)', () => {
+    const [height, width] = [1025, 1024];
+    const shape: TensorShape = { layout: 'CHW', channels: 1, height, width };
+    const input = Float32Array.from({ length: height * width }, () => next());
+    const blobs = Uint8Array.from({ length: height * width }, (_, p) => (p % width < 100 || p > height * width - 5 ? 1 : 0));
+    const alternating = Uint8Array.from({ length: height * width }, (_, p) => p % 2); // a run boundary at every pixel
+    for (const mask of [blobs, alternating]) expect(same(occludeInput(input, shape, mask), perPixelMean(input, shape, mask))).toBe(true);
+  });
+
   it('counts a mask of values other than 1 as occluding (occlusionInputs), and an all-zero one as unchanged', () => {
     const shape: TensorShape = { layout: 'CHW', channels: 1, height: 2, width: 2 };
     const input = Float32Array.from([1, 2, 3, 4]);

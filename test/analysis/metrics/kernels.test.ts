@@ -104,14 +104,41 @@ describe('entropy over the sorted runs equals the definition in pixel order', ()
 });
 
 describe('pointing game equals the disc search from every maximum', () => {
-  it('hits and misses with tied maxima inside and outside the ROI, at tolerances 0, 1.5 and 4', () => {
+  const width = 24;
+  const height = 20;
+  const reference = (h: Float32Array, roi: Uint8Array, tolerance: number) => {
+    let max = -Infinity;
+    for (const v of h) max = Math.max(max, v);
+    for (let i = 0; i < h.length; i++) {
+      if (h[i] === max && nearMask(roi, width, height, i % width, Math.floor(i / width), tolerance)) return 1;
+    }
+    return 0;
+  };
+
+  it('a plateau of maxima (a 5x4 block, at the border too) and one ROI pixel anywhere, at the edge of every tolerance', () => {
+    for (const [bx, by] of [[9, 8], [0, 0], [19, 16]]) {
+      const h = new Float32Array(width * height).fill(0.5);
+      for (let y = by; y < by + 4; y++) h.fill(1, y * width + bx, y * width + bx + 5);
+      for (let p = 0; p < width * height; p++) {
+        const roi = new Uint8Array(width * height);
+        roi[p] = 1;
+        for (const tolerance of [0, 1, 1.5, 2, 2.9, 3, 4.2, 5]) {
+          const ctx = createMetricContext({ cam: h, camHeight: height, camWidth: width, height, width, heatmap: h, roi, predicted: 0, target: 0, pointingTolerancePx: tolerance });
+          expect(getMetric('pointingGame').compute(ctx)).toBe(reference(h, roi, tolerance));
+        }
+      }
+    }
+  });
+
+  it('hits and misses with tied maxima (a few, and plateaus) inside and outside the ROI, at tolerances 0 to 15', () => {
     const width = 12;
     const height = 9;
-    for (let k = 0; k < 40; k++) {
-      const h = Float32Array.from({ length: width * height }, () => Math.floor(next() * 4)); // many tied maxima
-      const roi = Uint8Array.from({ length: width * height }, () => (next() < 0.1 ? 1 : 0));
+    for (let k = 0; k < 80; k++) {
+      const levels = k % 2 === 0 ? 4 : 40; // many tied maxima (a plateau), or a few
+      const h = Float32Array.from({ length: width * height }, () => Math.floor(next() * levels));
+      const roi = Uint8Array.from({ length: width * height }, () => (next() < (k % 3 === 0 ? 0.01 : 0.1) ? 1 : 0));
       if (!roi.includes(1) || !h.some((v) => v > 0)) continue;
-      for (const tolerance of [0, 1.5, 4]) {
+      for (const tolerance of [0, 0.5, 1.5, 2.9, 4, 15]) {
         let max = -Infinity;
         for (const v of h) max = Math.max(max, v);
         let hit = 0;

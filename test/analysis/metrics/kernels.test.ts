@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetricContext } from '../../../src/analysis/metrics/context.ts';
 import { computeMetrics, getMetric } from '../../../src/analysis/metrics/registry.ts';
 import { countSet, maskedSum, nonEmpty } from '../../../src/analysis/metrics/util.ts';
-import { nearMask } from '../../../src/analysis/masks.ts';
+import { componentBoxes, fillBoxes, nearMask } from '../../../src/analysis/masks.ts';
 import { mulberry32 } from '../../../src/numeric.ts';
 
 /**
@@ -61,6 +61,30 @@ describe('mask scans a word at a time equal the pixel loops', () => {
       }
     }
     expect(nonEmpty(null)).toBeNull();
+  });
+});
+
+describe('energy pointing game equals the mass share over the filled component boxes', () => {
+  it('one object (summed in place) and several, on maps with ties, zeros and 20 decades; null for an all-zero map', () => {
+    const [width, height] = [30, 20];
+    for (let k = 0; k < 60; k++) {
+      const roi = new Uint8Array(width * height);
+      const objects = 1 + (k % 3);
+      for (let o = 0; o < objects; o++) {
+        const x = Math.floor(next() * 25), y = Math.floor(next() * 15);
+        for (let p = 0; p < 8; p++) roi[(y + Math.floor(next() * 5)) * width + x + Math.floor(next() * 5)] = 1; // an irregular blob
+      }
+      for (const h of heatmaps(width * height)) {
+        const boxes = fillBoxes(componentBoxes(roi, width, height), width, height);
+        let total = 0;
+        for (const v of h) total += v;
+        let inside = 0;
+        for (let i = 0; i < h.length; i++) if (boxes[i]) inside += h[i];
+        const ctx = createMetricContext({ cam: h, camHeight: height, camWidth: width, height, width, heatmap: h, roi, predicted: 0, target: 0 });
+        const got = getMetric('energyPointingGame').compute(ctx);
+        expect(got === null ? null : Object.is(got, inside / total)).toBe(total > 0 ? true : null);
+      }
+    }
   });
 });
 

@@ -36,27 +36,55 @@ export function mulberry32(seed: number): () => number {
 /**
  * A sorted copy of `values`, ascending, equal to `Float32Array.from(values).sort()`. Heatmaps are non-negative, and
  * the bit patterns of non-negative float32 values (+0 included) order as unsigned integers do: an LSD radix sort on
- * those bits (four 8-bit passes) is linear, several times faster than the comparison sort on a 224x224 map, which
- * every image's metrics need. Anything else (a negative value, -0, NaN) takes the comparison sort.
+ * those bits is linear, several times faster than the comparison sort on a 224x224 map, which every image's metrics
+ * need. One read pass checks the input and counts all three digits (11, 11 and 10 bits); three scatter passes follow,
+ * the first reading the input itself (no copy), and a pass whose digit is the same for every value is skipped. The
+ * scratch buffers are kept between calls (only the result is new). Anything else (a negative value, -0, NaN) takes
+ * the comparison sort.
  */
 export function sortedCopy(values: Float32Array): Float32Array {
   const n = values.length;
-  const bits = new Uint32Array(Float32Array.from(values).buffer);
-  for (let i = 0; i < n; i++) if (bits[i] >= 0x7f800001) return new Float32Array(bits.buffer).sort(); // sign bit or NaN
-  let from = bits;
-  let to = new Uint32Array(n);
-  const counts = new Uint32Array(256);
-  for (let shift = 0; shift < 32; shift += 8) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(from[i] >>> shift) & 255]++;
-    if (counts[(from[0] >>> shift) & 255] === n) continue; // every value has the same byte here
-    for (let b = 0, sum = 0; b < 256; b++) {
-      const c = counts[b];
-      counts[b] = sum;
+  const out = new Float32Array(n);
+  if (n === 0) return out;
+  const input = new Uint32Array(values.buffer, values.byteOffset, n);
+  const counts = radixCounts;
+  counts.fill(0);
+  for (let i = 0; i < n; i++) {
+    const b = input[i];
+    if (b >= 0x7f800001) {
+      out.set(values);
+      return out.sort(); // sign bit or NaN
+    }
+    counts[b & 0x7ff]++;
+    counts[2048 + ((b >>> 11) & 0x7ff)]++;
+    counts[4096 + (b >>> 22)]++;
+  }
+  const result = new Uint32Array(out.buffer);
+  const scratch = n > KEEP_SCRATCH ? new Uint32Array(n) : radixScratch.length >= n ? radixScratch : (radixScratch = new Uint32Array(n));
+  let from = input;
+  for (let digit = 0; digit < 3; digit++) {
+    const shift = digit * 11;
+    const base = digit * 2048;
+    if (counts[base + ((input[0] >>> shift) & 0x7ff)] === n) continue; // every value has the same digit here
+    for (let d = base, sum = 0; d < base + 2048; d++) {
+      const c = counts[d];
+      counts[d] = sum;
       sum += c;
     }
-    for (let i = 0; i < n; i++) to[counts[(from[i] >>> shift) & 255]++] = from[i];
-    [from, to] = [to, from];
+    // Alternate out -> scratch -> out, starting from the input: with all three passes the last one lands in out.
+    const to = from === result ? scratch : result;
+    for (let i = 0; i < n; i++) {
+      const b = from[i];
+      to[counts[base + ((b >>> shift) & 0x7ff)]++] = b;
+    }
+    from = to;
   }
-  return new Float32Array(from.buffer);
+  if (from !== result) result.set(from.subarray(0, n));
+  return out;
 }
+
+/** sortedCopy's digit counts and its second buffer, reused across calls (the per-image maps are the same size). */
+const radixCounts = new Uint32Array(3 * 2048);
+let radixScratch = new Uint32Array(0);
+/** Maps larger than this (own-size inputs) get a buffer of their own, not kept: a few MB at most stay allocated. */
+export const KEEP_SCRATCH = 1 << 20;

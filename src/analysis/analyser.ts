@@ -3,7 +3,7 @@ import type { Geometry } from '../imaging/geometry.ts';
 import type { InputNotice } from '../notices.ts';
 import type { PreparedImage } from '../imaging/index.ts';
 import type { Analyser, BatchItem, PreparedAnalysis } from './types.ts';
-import { createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
+import { camHeatmap, createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
 import { computeMetrics, DEFAULT_METRIC_NAMES, getMetric, METRIC_NAMES, needsExtraPasses } from './metrics/registry.ts';
 import { faithfulness, type FaithfulnessOptions, type FaithfulnessResult } from './faithfulness.ts';
 
@@ -131,7 +131,7 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
       const heatmaps = items.map((item) => {
         const e = item.explanation;
         const g = item.prepared.geometry;
-        return createMetricContext({ cam: e.cam, camHeight: e.camHeight, camWidth: e.camWidth, height: g.dstHeight, width: g.dstWidth, predicted: e.predicted, target: e.target }).heatmap;
+        return camHeatmap(e.cam, e.camHeight, e.camWidth, g.dstHeight, g.dstWidth);
       });
       let faithful: (FaithfulnessResult | null)[] = items.map(() => null);
       if (faithfulnessOn) {

@@ -10,19 +10,39 @@ export function upsampleBilinear(map: Float32Array, h: number, w: number, outH: 
     if (!Number.isInteger(value) || value < 1) throw invalidParameter(name, 'a positive integer', value);
   }
   if (map.length !== h * w) throw invalidParameter('map length', `${h}*${w} = ${h * w}`, map.length);
-  const cols = linearTaps(w, outW);
-  const rows = linearTaps(h, outH);
-  const out = new Float32Array(outH * outW);
-  for (let y = 0; y < outH; y++) {
-    const r0 = rows.i0[y] * w, r1 = rows.i1[y] * w, wy = rows.w1[y];
+  const cols = cachedTaps(w, outW);
+  const rows = cachedTaps(h, outH);
+  // cv2's order, x then y: the horizontal pass of each input row is computed once (float64, the same products and
+  // sums as per pixel) and each output row blends two of them; bit-identical to interpolating pixel by pixel.
+  const across = new Float64Array(h * outW);
+  for (let r = 0; r < h; r++) {
+    const row = r * w;
     for (let x = 0; x < outW; x++) {
-      const c0 = cols.i0[x], c1 = cols.i1[x], wx = cols.w1[x];
-      const top = map[r0 + c0] * (1 - wx) + map[r0 + c1] * wx;
-      const bottom = map[r1 + c0] * (1 - wx) + map[r1 + c1] * wx;
-      out[y * outW + x] = top * (1 - wy) + bottom * wy;
+      across[r * outW + x] = map[row + cols.i0[x]] * cols.w0[x] + map[row + cols.i1[x]] * cols.w1[x];
     }
   }
+  const out = new Float32Array(outH * outW);
+  for (let y = 0; y < outH; y++) {
+    const top = rows.i0[y] * outW, bottom = rows.i1[y] * outW, w0 = rows.w0[y], w1 = rows.w1[y];
+    const o = y * outW;
+    for (let x = 0; x < outW; x++) out[o + x] = across[top + x] * w0 + across[bottom + x] * w1;
+  }
   return out;
+}
+
+type Taps = ReturnType<typeof linearTaps> & { w0: Float64Array };
+/** The taps of the last few (n, out) pairs: every image of a run has the same CAM and model sizes. */
+const tapCache = new Map<string, Taps>();
+function cachedTaps(n: number, out: number): Taps {
+  const key = `${n}>${out}`;
+  let taps = tapCache.get(key);
+  if (!taps) {
+    const t = linearTaps(n, out);
+    taps = { ...t, w0: t.w1.map((w) => 1 - w) };
+    if (tapCache.size >= 8) tapCache.clear();
+    tapCache.set(key, taps);
+  }
+  return taps;
 }
 
 /** Per output index: the two input indices and the weight of the second (cv2 INTER_LINEAR, edge clamp). */

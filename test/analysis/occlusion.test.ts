@@ -142,3 +142,96 @@ describe('occlusion metrics', () => {
     expect(r!.occlusionFlip).toBe(1);
   });
 });
+
+describe('occlusion fill equals the per-pixel definition', () => {
+  /** Per channel: the mean over the valid pixels in pixel order (0 when none), written into each invalid pixel. */
+  function perPixelMean(input: Float32Array, shape: TensorShape, mask: Uint8Array): Float32Array {
+    const { channels, height, width, layout } = shape;
+    const n = height * width;
+    const at = (c: number, p: number) => (layout === 'CHW' ? c * n + p : p * channels + c);
+    const out = Float32Array.from(input);
+    for (let c = 0; c < channels; c++) {
+      let sum = 0;
+      let count = 0;
+      for (let p = 0; p < n; p++) {
+        if (mask[p] === 0) {
+          sum += input[at(c, p)];
+          count++;
+        }
+      }
+      for (let p = 0; p < n; p++) if (mask[p] !== 0) out[at(c, p)] = count > 0 ? sum / count : 0;
+    }
+    return out;
+  }
+  const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  let seed = 3;
+  const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+
+  /** Masks over n pixels: random, blobs (runs), none, all, runs at both ends, values other than 1, and a view at an odd offset. */
+  function masks(n: number): Uint8Array[] {
+    const blobs = new Uint8Array(n);
+    for (let p = 0; p < n; p++) blobs[p] = Math.floor(p / 7) % 3 === 0 ? 1 : 0;
+    const ends = new Uint8Array(n);
+    ends.fill(1, 0, 5);
+    ends.fill(1, n - 3);
+    const odd = new Uint8Array(n + 1);
+    for (let p = 1; p <= n; p++) odd[p] = next() < 0.4 ? 1 : 0;
+    return [
+      Uint8Array.from({ length: n }, () => (next() < 0.3 ? 1 : 0)),
+      blobs,
+      new Uint8Array(n),
+      new Uint8Array(n).fill(1),
+      ends,
+      Uint8Array.from({ length: n }, () => (next() < 0.5 ? 255 : next() < 0.5 ? 2 : 0)),
+      odd.subarray(1),
+    ];
+  }
+
+  it("'mean': NCHW and NHWC, 1 to 4 channels, every mask kind, ties and zeros in the input", () => {
+    for (const [channels, height, width] of [[3, 13, 11], [1, 8, 8], [4, 5, 9], [3, 1, 1]]) {
+      const input = Float32Array.from({ length: channels * height * width }, () => (next() < 0.2 ? 0 : next() < 0.2 ? 1 : next() * 4 - 2));
+      for (const layout of ['CHW', 'HWC'] as const) {
+        const shape: TensorShape = { layout, channels, height, width };
+        for (const mask of masks(height * width)) {
+          expect(same(occludeInput(input, shape, mask), perPixelMean(input, shape, mask))).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("'blur': the blurred plane inside the mask, the input outside it, in both layouts", () => {
+    const [channels, height, width] = [3, 12, 10];
+    const n = height * width;
+    const input = Float32Array.from({ length: channels * n }, () => next());
+    for (const layout of ['CHW', 'HWC'] as const) {
+      const shape: TensorShape = { layout, channels, height, width };
+      const at = (c: number, p: number) => (layout === 'CHW' ? c * n + p : p * channels + c);
+      for (const mask of masks(n)) {
+        const expected = Float32Array.from(input);
+        for (let c = 0; c < channels; c++) {
+          const plane = Float32Array.from({ length: n }, (_, p) => input[at(c, p)]);
+          const blurred = gaussianBlur(plane, height, width, 2);
+          for (let p = 0; p < n; p++) if (mask[p]) expected[at(c, p)] = blurred[p];
+        }
+        expect(same(occludeInput(input, shape, mask, { fill: 'blur', blurSigma: 2 }), expected)).toBe(true);
+      }
+    }
+  });
+
+  it('fills inputs larger than the working memory it keeps (own-size inputs)', () => {
+    const [height, width] = [1025, 1024];
+    const shape: TensorShape = { layout: 'CHW', channels: 1, height, width };
+    const input = Float32Array.from({ length: height * width }, () => next());
+    const blobs = Uint8Array.from({ length: height * width }, (_, p) => (p % width < 100 || p > height * width - 5 ? 1 : 0));
+    const alternating = Uint8Array.from({ length: height * width }, (_, p) => p % 2); // a run boundary at every pixel
+    for (const mask of [blobs, alternating]) expect(same(occludeInput(input, shape, mask), perPixelMean(input, shape, mask))).toBe(true);
+  });
+
+  it('counts a mask of values other than 1 as occluding (occlusionInputs), and an all-zero one as unchanged', () => {
+    const shape: TensorShape = { layout: 'CHW', channels: 1, height: 2, width: 2 };
+    const input = Float32Array.from([1, 2, 3, 4]);
+    const plan = occlusionInputs([{ input, invalid: Uint8Array.from([0, 0, 0, 255]) }, { input, invalid: new Uint8Array(4) }], shape);
+    expect(plan.slots).toEqual([0, 'unchanged']);
+    expect([...plan.inputs[0]]).toEqual([1, 2, 3, 2]);
+  });
+});

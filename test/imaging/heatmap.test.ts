@@ -52,3 +52,40 @@ describe('normalizeMinMax (pytorch-grad-cam scale_cam_image)', () => {
     expect(out[1]).toBeCloseTo(0.5, 6);
   });
 });
+
+describe('upsampleBilinear equals the per-pixel cv2 formula bit for bit', () => {
+  /** cv2 INTER_LINEAR per output pixel, float64 arithmetic, x then y, written out independently of linearTaps. */
+  function perPixel(map: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
+    const out = new Float32Array(outH * outW);
+    const tap = (o: number, n: number, m: number) => {
+      const p = Math.min(Math.max((o + 0.5) * (n / m) - 0.5, 0), n - 1);
+      const i0 = Math.floor(p);
+      return [i0, Math.min(i0 + 1, n - 1), p - i0];
+    };
+    for (let y = 0; y < outH; y++) {
+      const [y0, y1, wy] = tap(y, h, outH);
+      for (let x = 0; x < outW; x++) {
+        const [x0, x1, wx] = tap(x, w, outW);
+        const top = map[y0 * w + x0] * (1 - wx) + map[y0 * w + x1] * wx;
+        const bottom = map[y1 * w + x0] * (1 - wx) + map[y1 * w + x1] * wx;
+        out[y * outW + x] = top * (1 - wy) + bottom * wy;
+      }
+    }
+    return out;
+  }
+  const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+  it('on random maps with ties and zeros, up and down, square or not, the same sizes twice (cached taps)', () => {
+    let seed = 5;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const sizes: [number, number, number, number][] = [
+      [7, 7, 224, 224], [7, 7, 224, 224], [14, 14, 224, 224], [1, 1, 5, 3], [3, 5, 17, 9], [12, 9, 4, 5], [7, 7, 299, 299], [1, 8, 1, 3],
+    ];
+    for (const [h, w, outH, outW] of sizes) {
+      const map = Float32Array.from({ length: h * w }, () => (next() < 0.3 ? 0 : next() < 0.2 ? 1 : next()));
+      expect(same(upsampleBilinear(map, h, w, outH, outW), perPixel(map, h, w, outH, outW))).toBe(true);
+    }
+    const constant = new Float32Array(49).fill(0.25);
+    expect(same(upsampleBilinear(constant, 7, 7, 224, 224), new Float32Array(224 * 224).fill(0.25))).toBe(true);
+  });
+});

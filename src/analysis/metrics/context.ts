@@ -41,12 +41,25 @@ export interface MetricInput {
   heatmap?: Float32Array;
 }
 
-/** Builds the per-image context; the heatmap and its sum are computed once, on first use. */
-export function createMetricContext(input: MetricInput): MetricContext {
-  const { cam, camHeight, camWidth, height, width } = input;
+function checkCam(cam: Float32Array, camHeight: number, camWidth: number): void {
   if (cam.length !== camHeight * camWidth) {
     throw new RangeError(`cam has ${cam.length} values, expected ${camHeight}x${camWidth}`);
   }
+}
+
+/**
+ * The model-frame heatmap of a CAM, pytorch-grad-cam's scale_cam_image order: min-max normalise at CAM resolution
+ * (a copy), then resize. What a context computes on first use; for callers that need only the map.
+ */
+export function camHeatmap(cam: Float32Array, camHeight: number, camWidth: number, height: number, width: number): Float32Array {
+  checkCam(cam, camHeight, camWidth);
+  return upsampleBilinear(normalizeMinMax(cam), camHeight, camWidth, height, width);
+}
+
+/** Builds the per-image context; the heatmap and its sum are computed once, on first use. */
+export function createMetricContext(input: MetricInput): MetricContext {
+  const { cam, camHeight, camWidth, height, width } = input;
+  checkCam(cam, camHeight, camWidth);
   for (const [name, mask] of [['roi', input.roi], ['invalid', input.invalid], ['heatmap', input.heatmap]] as const) {
     if (mask && mask.length !== height * width) {
       throw new RangeError(`${name} has ${mask.length} values, expected the model frame ${height}x${width}`);
@@ -70,8 +83,7 @@ export function createMetricContext(input: MetricInput): MetricContext {
     occlusion: input.occlusion ?? null,
     faithfulness: input.faithfulness ?? null,
     get heatmap(): Float32Array {
-      // pytorch-grad-cam's scale_cam_image order: min-max normalise at CAM resolution, then resize.
-      heatmap ??= upsampleBilinear(normalizeMinMax(Float32Array.from(cam)), camHeight, camWidth, height, width);
+      heatmap ??= camHeatmap(cam, camHeight, camWidth, height, width);
       return heatmap;
     },
     get heatSum(): number {

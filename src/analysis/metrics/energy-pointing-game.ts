@@ -18,7 +18,16 @@ export const energyPointingGame: Metric = {
   compute: (ctx) => {
     const roi = nonEmpty(ctx.roi);
     if (!roi) return null;
-    const boxes = fillBoxes(componentBoxes(roi, ctx.width, ctx.height), ctx.width, ctx.height);
-    return massShare(ctx.heatmap, ctx.heatSum, boxes);
+    const boxes = componentBoxes(roi, ctx.width, ctx.height);
+    if (boxes.length !== 1) return massShare(ctx.heatmap, ctx.heatSum, fillBoxes(boxes, ctx.width, ctx.height));
+    // One object (the usual case): the box's rows summed in place, in pixel order as over the filled mask.
+    if (!(ctx.heatSum > 0)) return null;
+    const h = ctx.heatmap;
+    const [x0, y0, x1, y1] = boxes[0];
+    let sum = 0;
+    for (let y = y0; y <= y1; y++) {
+      for (let i = y * ctx.width + x0, end = y * ctx.width + x1; i <= end; i++) sum += h[i];
+    }
+    return sum / ctx.heatSum;
   },
 };

@@ -1,5 +1,5 @@
-import { countOnes } from '../masks.ts';
 import type { Metric } from './types.ts';
+import { countSet } from './util.ts';
 
 /** Context for invalidMass: a heatmap spread uniformly would put exactly this share on invalid pixels. */
 export const invalidArea: Metric = {
@@ -10,5 +10,5 @@ export const invalidArea: Metric = {
   range: [0, 1],
   needs: 'invalid',
   higherIsBetter: false,
-  compute: (ctx) => (ctx.invalid ? countOnes(ctx.invalid) / ctx.invalid.length : null),
+  compute: (ctx) => (ctx.invalid ? countSet(ctx.invalid) / ctx.invalid.length : null),
 };

@@ -1,6 +1,5 @@
-import { countOnes } from '../masks.ts';
 import type { Metric } from './types.ts';
-import { nonEmpty } from './util.ts';
+import { countSet, nonEmpty } from './util.ts';
 
 /**
  * Quantus RelevanceRankAccuracy (localisation/relevance_rank_accuracy.py): with K = |s|, the share of the K
@@ -20,7 +19,7 @@ export const topKPrecision: Metric = {
     const roi = nonEmpty(ctx.roi);
     if (!roi || !(ctx.heatSum > 0)) return null;
     const h = ctx.heatmap;
-    const k = countOnes(roi);
+    const k = countSet(roi);
     const threshold = ctx.sortedHeatmap[h.length - k]; // the K-th largest value
     let above = 0;
     let hits = 0;

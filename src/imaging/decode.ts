@@ -168,14 +168,34 @@ export async function decodeOpenedMask(image: OpenedImage): Promise<DecodedPixel
   const src = image.source;
   if (!image.colour) return decode(src, open(src).removeAlpha().toColourspace('b-w'), 1);
   const rgb = await decode(src, open(src).removeAlpha().toColourspace('srgb'), 3);
-  const out = Buffer.allocUnsafe(rgb.width * rgb.height);
-  const d = rgb.data;
-  for (let i = 0, j = 0; i < out.length; i++, j += 3) {
-    const r = d[j], g = d[j + 1], b = d[j + 2];
-    const rg = r > g ? r : g;
-    out[i] = rg > b ? rg : b;
+  return { data: largestChannel(rgb.data, rgb.width * rgb.height), width: rgb.width, height: rgb.height, channels: 1 };
+}
+
+/**
+ * max(R, G, B) of each of `pixels` interleaved RGB pixels. Masks are mostly runs of black or white: four pixels
+ * (three 32-bit words) that are all 0 or all 255 are written as one word; the others pixel by pixel.
+ */
+export function largestChannel(rgb: Uint8Array, pixels: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(pixels); // its own ArrayBuffer: word-aligned
+  let i = 0;
+  if (rgb.byteOffset % 4 === 0) {
+    const words = new Uint32Array(rgb.buffer, rgb.byteOffset, Math.floor(pixels / 4) * 3);
+    const outWords = new Uint32Array(out.buffer, out.byteOffset, Math.floor(pixels / 4));
+    for (let q = 0, w = 0; q < outWords.length; q++, w += 3) {
+      const a = words[w], b = words[w + 1], c = words[w + 2];
+      if ((a | b | c) === 0) outWords[q] = 0;
+      else if ((a & b & c) === 0xffffffff) outWords[q] = 0xffffffff;
+      else for (let p = 4 * q, j = 3 * p; p < 4 * q + 4; p++, j += 3) out[p] = max3(rgb[j], rgb[j + 1], rgb[j + 2]);
+    }
+    i = outWords.length * 4;
   }
-  return { data: out, width: rgb.width, height: rgb.height, channels: 1 };
+  for (let j = 3 * i; i < pixels; i++, j += 3) out[i] = max3(rgb[j], rgb[j + 1], rgb[j + 2]);
+  return out;
+}
+
+function max3(r: number, g: number, b: number): number {
+  const rg = r > g ? r : g;
+  return rg > b ? rg : b;
 }
 
 async function decode(src: Source, pipeline: Sharp, channels: 1 | 3, size?: { width: number; height: number }): Promise<DecodedPixels> {

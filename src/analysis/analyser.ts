@@ -40,6 +40,9 @@ export type AnalysisExplainer = Pick<Explainer, 'predict' | 'inputShape'> & {
   readonly model: Pick<Explainer['model'], 'outputIsProbability'>;
 };
 
+/** Occluded inputs kept for reuse: about the images in flight (two batches ahead, two behind, one in the session). */
+const MAX_SPARE_COPIES = 64;
+
 export const OUTLINE_COLORS = { roi: [64, 220, 64], invalid: [255, 48, 48] } as const satisfies Record<string, [number, number, number]>;
 
 /** The pipeline's Analyser, typed with the narrower explainer it really needs (so tests can pass a stub). */
@@ -91,12 +94,19 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
   const { sample, ...faithfulnessOptions } = options.faithfulness ?? {};
   const sampled = sample !== undefined && options.images ? new Set(sampleEvenly(options.images, sample)) : null;
 
+  // Occluded inputs of analysed batches, reused by the next images: a fresh input-sized array per image is most of
+  // what makes V8 collect garbage in `run`.
+  const spareCopies: Float32Array[] = [];
+  const copyOfLength = (length: number) => () => {
+    const spare = spareCopies.findIndex((b) => b.length === length);
+    return spare >= 0 ? spareCopies.splice(spare, 1)[0] : new Float32Array(length);
+  };
   const prepare = async (image: string, prepared: PreparedImage, input: { channels: number; layout: 'NCHW' | 'NHWC' }): Promise<PreparedAnalysis> => {
     const found = regions ? await regions.forImage(image, prepared.geometry) : { roi: null, invalid: null, sources: [] };
     if (!occlusion || !wantsOcclusion) return { regions: found };
     const { dstHeight: height, dstWidth: width } = prepared.geometry;
     const shape: TensorShape = { channels: input.channels, height, width, layout: input.layout === 'NCHW' ? 'CHW' : 'HWC' };
-    return { regions: found, occlusion: occlusionInput(prepared.tensor, found.invalid, shape, occlusion) };
+    return { regions: found, occlusion: occlusionInput(prepared.tensor, found.invalid, shape, occlusion, copyOfLength(prepared.tensor.length)) };
   };
 
   return {
@@ -127,6 +137,11 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
         if (o === 'unchanged') return { occlusionDrop: 0, occlusionFlip: 0 };
         return occlusionMetrics(items[i].explanation.logits, occludedLogits[i]!, items[i].explanation.target, { probabilities });
       });
+      // The occluded inputs have run: nothing reads them again, so later images can fill them.
+      for (const a of analysis) {
+        if (a.occlusion instanceof Float32Array && spareCopies.length < MAX_SPARE_COPIES) spareCopies.push(a.occlusion);
+        delete a.occlusion;
+      }
 
       const heatmaps = items.map((item) => {
         const e = item.explanation;

@@ -65,11 +65,12 @@ function strides(shape: TensorShape): { cs: number; ps: number } {
 }
 
 /** The input with its invalid pixels filled in (a new array). */
-export function occludeInput(input: Float32Array, shape: TensorShape, invalid: Uint8Array, options: OcclusionOptions = {}): Float32Array {
+export function occludeInput(input: Float32Array, shape: TensorShape, invalid: Uint8Array, options: OcclusionOptions = {}, into?: Float32Array): Float32Array {
   check(input, shape, invalid);
   const fill = options.fill ?? 'mean';
   if (fill !== 'mean' && fill !== 'blur') throw new RangeError(`unknown occlusion fill ${JSON.stringify(fill)} (expected 'mean' or 'blur')`);
-  const out = new Float32Array(input.length);
+  if (into && (into.length !== input.length || into.buffer === input.buffer)) throw new RangeError('occludeInput: `into` must be a separate array of the input\'s length');
+  const out = into ?? new Float32Array(input.length);
   out.set(input);
   const { cs, ps } = strides(shape);
   const n = shape.height * shape.width;
@@ -195,10 +196,16 @@ export interface OcclusionPlan {
 }
 
 /** One image's counterfactual: 'none' without an invalid mask, 'unchanged' for an empty one, else the occluded input. */
-export function occlusionInput(input: Float32Array, invalid: Uint8Array | null, shape: TensorShape, options: OcclusionOptions = {}): 'none' | 'unchanged' | Float32Array {
+export function occlusionInput(
+  input: Float32Array,
+  invalid: Uint8Array | null,
+  shape: TensorShape,
+  options: OcclusionOptions = {},
+  into?: () => Float32Array,
+): 'none' | 'unchanged' | Float32Array {
   if (!invalid) return 'none';
   if (invalid.indexOf(1) < 0 && !invalid.some((v) => v !== 0)) return 'unchanged'; // nothing to occlude: identical input (masks are 0/1: indexOf is the fast test)
-  return occludeInput(input, shape, invalid, options);
+  return occludeInput(input, shape, invalid, options, into?.());
 }
 
 export function occlusionInputs(items: readonly Pick<OcclusionItem, 'input' | 'invalid'>[], shape: TensorShape, options: OcclusionOptions = {}): OcclusionPlan {

@@ -44,6 +44,14 @@ describe('occlusion fill', () => {
     expect(chw[2]).toBe(100); // input untouched
   });
 
+  it('writes into a reused array of the input\'s size, whatever it held, and refuses one of another size or the input itself', () => {
+    const into = new Float32Array(12).fill(Number.NaN);
+    expect(occludeInput(chw, chwShape, invalid, { fill: 'mean' }, into)).toBe(into);
+    expect(Array.from(into)).toEqual([1, 2, 2.5, 3, 4, 2.5, -1, -2, -2.5, -3, -4, -2.5]);
+    expect(() => occludeInput(chw, chwShape, invalid, {}, new Float32Array(11))).toThrow(RangeError);
+    expect(() => occludeInput(chw, chwShape, invalid, {}, chw)).toThrow(RangeError);
+  });
+
   it('reads HWC the same way as CHW', () => {
     const hwc = occludeInput(toHwc(chw, 2, 6), { ...chwShape, layout: 'HWC' }, invalid, { fill: 'mean' });
     expect(Array.from(hwc)).toEqual(Array.from(toHwc(occludeInput(chw, chwShape, invalid), 2, 6)));

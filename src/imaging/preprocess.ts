@@ -27,6 +27,11 @@ export interface PreprocessOptions {
    * straight to the model's size where that gives the same tensor, and the full-size pixels are never made.
    */
   keepRgb?: boolean;
+  /**
+   * Where the tensor goes: an array of `length` values the caller no longer needs (a pool of earlier images'
+   * tensors; every value is overwritten), or undefined for a new one.
+   */
+  tensorBuffer?: (length: number) => Float32Array | undefined;
 }
 
 export interface PreparedImage {
@@ -100,7 +105,7 @@ export function ownSizeOf(image: { width: number; height: number }, fixed: { hei
   return { width: image.width, height: image.height };
 }
 
-type TensorOptions = Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization' | 'channelOrder'>;
+type TensorOptions = Pick<PreprocessOptions, 'width' | 'height' | 'channels' | 'layout' | 'normalization' | 'channelOrder' | 'tensorBuffer'>;
 
 /** HWC RGB floats on the 0..255 scale to the normalised tensor in the requested layout and channel count. */
 export function toTensor(hwcRgb: Float32Array, options: TensorOptions): Float32Array {
@@ -122,7 +127,8 @@ function writeTensor(
 ): Float32Array {
   const { width, height, channels, layout, normalization: n } = options;
   const plane = width * height;
-  const tensor = new Float32Array(plane * channels);
+  const spare = options.tensorBuffer?.(plane * channels);
+  const tensor = spare?.length === plane * channels ? spare : new Float32Array(plane * channels);
   const [a0, a1, a2] = [0, 1, 2].map((c) => n.scale / n.std[c]);
   const [b0, b1, b2] = [0, 1, 2].map((c) => -n.mean[c] / n.std[c]);
   // Where red, green and blue go: the tensor index of pixel i's value is i * step + offset.
@@ -175,4 +181,5 @@ function validateOptions(o: PreprocessOptions): void {
     throw invalidParameter('maxPixels', 'a positive integer', o.maxPixels);
   }
   if (o.keepRgb !== undefined && typeof o.keepRgb !== 'boolean') throw invalidParameter('keepRgb', 'a boolean', o.keepRgb);
+  if (o.tensorBuffer !== undefined && typeof o.tensorBuffer !== 'function') throw invalidParameter('tensorBuffer', 'a function', o.tensorBuffer);
 }

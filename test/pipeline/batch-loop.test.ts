@@ -104,6 +104,20 @@ describe('occlusion counterfactual', () => {
     expect(single.records.every((r) => typeof r.metrics.occlusionFlip === 'number')).toBe(true);
   }, 90_000);
 
+  it('gives the same records whether tensors and occluded copies are reused across many batches or all in one', async () => {
+    const many = await run('reuse-batch-4', undefined, 4);
+    const one = await run('reuse-batch-48', undefined, 48);
+    expect(many.sessionCalls).toHaveLength(24); // 12 batches of 4, each two calls of 2 images and their copies
+    expect(one.records.map((r) => r.image)).toEqual(many.records.map((r) => r.image));
+    many.records.forEach((r, i) => {
+      expect(r.target).toBe(one.records[i].target);
+      for (const [name, value] of Object.entries(one.records[i].metrics)) {
+        if (value === null) expect(r.metrics[name], `${r.image} ${name}`).toBeNull();
+        else expect(r.metrics[name], `${r.image} ${name}`).toBeCloseTo(value, 5);
+      }
+    });
+  }, 90_000);
+
   it('gives the occlusion metrics a separate forward of the occluded inputs gives', async () => {
     const { records } = await run('occlusion-values');
     const explainer = await Explainer.create(path.join(EXAMPLE, 'models/shortcut.onnx'));

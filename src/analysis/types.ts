@@ -28,7 +28,7 @@ export interface BatchItem<R extends AnalysedRecord = AnalysedRecord> {
   outlines?: { mask: Uint8Array; color: [number, number, number] }[];
   /** Analyser.prepare's result, when the pipeline asked for it ahead of the batch's session call. */
   analysis?: PreparedAnalysis;
-  /** The logits of `analysis.occluded`, when it ran in the batch's own session call. */
+  /** The logits of `analysis.occlusion`, when it ran in the batch's own session call. */
   occludedLogits?: Float32Array;
 }
 
@@ -38,7 +38,7 @@ export interface PreparedAnalysis {
   /**
    * The occlusion counterfactual: 'none' (no invalid mask: its metrics are null), 'unchanged' (an empty mask: the
    * input itself, drop 0), or the input with its invalid pixels filled, to run through the model. Absent when no rule
-   * reads an occlusion metric.
+   * reads an occlusion metric, and once the analysis has used it (its array then holds a later image's copy).
    */
   occlusion?: 'none' | 'unchanged' | Float32Array;
 }

@@ -396,8 +396,8 @@ export class Explainer {
   }
 }
 
-/** Batch input buffers kept for reuse: a run's batch and the occasional different size (a last, shorter batch). */
-const MAX_SPARE_INPUTS = 4;
+/** Batch input buffers kept for reuse: the batch's, and one of another size (a shorter last batch, a logits-only forward). */
+const MAX_SPARE_INPUTS = 2;
 
 /** Why sample `n` of a batch-2 output differs from the same image's batch-1 output (relative 1e-4), or undefined. */
 function sampleDisagreement(name: string, n: number, alone: ort.Tensor, both: ort.Tensor): string | undefined {

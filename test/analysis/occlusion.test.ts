@@ -9,6 +9,7 @@ import {
   runOcclusion,
   type TensorShape,
 } from '../../src/analysis/occlusion.ts';
+import { maskVariety } from '../helpers/masks.ts';
 
 const blurRef = JSON.parse(readFileSync(new URL('./fixtures/blur-reference.json', import.meta.url), 'utf8')) as {
   channels: number;
@@ -175,25 +176,7 @@ describe('occlusion fill equals the per-pixel definition', () => {
   let seed = 3;
   const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 
-  /** Masks over n pixels: random, blobs (runs), none, all, runs at both ends, values other than 1, and a view at an odd offset. */
-  function masks(n: number): Uint8Array[] {
-    const blobs = new Uint8Array(n);
-    for (let p = 0; p < n; p++) blobs[p] = Math.floor(p / 7) % 3 === 0 ? 1 : 0;
-    const ends = new Uint8Array(n);
-    ends.fill(1, 0, 5);
-    ends.fill(1, n - 3);
-    const odd = new Uint8Array(n + 1);
-    for (let p = 1; p <= n; p++) odd[p] = next() < 0.4 ? 1 : 0;
-    return [
-      Uint8Array.from({ length: n }, () => (next() < 0.3 ? 1 : 0)),
-      blobs,
-      new Uint8Array(n),
-      new Uint8Array(n).fill(1),
-      ends,
-      Uint8Array.from({ length: n }, () => (next() < 0.5 ? 255 : next() < 0.5 ? 2 : 0)),
-      odd.subarray(1),
-    ];
-  }
+  const masks = (n: number) => maskVariety(n, next);
 
   it("'mean': NCHW and NHWC, 1 to 4 channels, every mask kind, ties and zeros in the input", () => {
     for (const [channels, height, width] of [[3, 13, 11], [1, 8, 8], [4, 5, 9], [3, 1, 1]]) {

@@ -4,6 +4,7 @@ import { computeMetrics, getMetric } from '../../../src/analysis/metrics/registr
 import { countSet, maskedSum, nonEmpty } from '../../../src/analysis/metrics/util.ts';
 import { componentBoxes, fillBoxes, nearMask } from '../../../src/analysis/masks.ts';
 import { mulberry32 } from '../../../src/numeric.ts';
+import { maskVariety } from '../../helpers/masks.ts';
 
 /**
  * The per-image kernels behind the metrics against plain loops written here: mask scans that take 4 pixels at a
@@ -12,23 +13,7 @@ import { mulberry32 } from '../../../src/numeric.ts';
 
 const next = mulberry32(99);
 
-/** Masks of n pixels: random, blobs, empty, full, set only at the ends, values other than 1, and a view at an odd offset. */
-function masks(n: number): Uint8Array[] {
-  const blobs = Uint8Array.from({ length: n }, (_, p) => (Math.floor(p / 9) % 4 === 1 ? 1 : 0));
-  const ends = new Uint8Array(n);
-  ends[0] = 1;
-  ends[n - 1] = 1;
-  const odd = Uint8Array.from({ length: n + 3 }, () => (next() < 0.5 ? 1 : 0));
-  return [
-    Uint8Array.from({ length: n }, () => (next() < 0.3 ? 1 : 0)),
-    blobs,
-    new Uint8Array(n),
-    new Uint8Array(n).fill(1),
-    ends,
-    Uint8Array.from({ length: n }, () => (next() < 0.3 ? 255 : next() < 0.3 ? 3 : 0)),
-    odd.subarray(3),
-  ];
-}
+const masks = (n: number) => maskVariety(n, next);
 
 /** Heatmaps of n pixels: random, spread over 20 decades, ties (few levels), zeros, constant, all zero, one hot pixel. */
 function heatmaps(n: number): Float32Array[] {

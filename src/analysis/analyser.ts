@@ -4,7 +4,7 @@ import type { InputNotice } from '../notices.ts';
 import type { PreparedImage } from '../imaging/index.ts';
 import type { Analyser, BatchItem, PreparedAnalysis } from './types.ts';
 import { camHeatmap, createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
-import { computeMetrics, DEFAULT_METRIC_NAMES, getMetric, METRIC_NAMES, needsExtraPasses } from './metrics/registry.ts';
+import { computeMetrics, DEFAULT_METRIC_NAMES, getMetric, METRIC_NAMES, needsExtraPasses, readsOcclusion } from './metrics/registry.ts';
 import { faithfulness, type FaithfulnessOptions, type FaithfulnessResult } from './faithfulness.ts';
 
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
@@ -90,7 +90,7 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
     ? options.metrics ?? METRIC_NAMES
     : options.metrics?.filter((n) => !needsExtraPasses(n)) ?? DEFAULT_METRIC_NAMES;
   const occlusion = options.occlusion === false ? null : { fill: 'mean' as const, ...options.occlusion };
-  const wantsOcclusion = names.some((n) => n === 'occlusionDrop' || n === 'occlusionFlip');
+  const wantsOcclusion = names.some(readsOcclusion);
   const { sample, ...faithfulnessOptions } = options.faithfulness ?? {};
   const sampled = sample !== undefined && options.images ? new Set(sampleEvenly(options.images, sample)) : null;
 

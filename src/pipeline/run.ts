@@ -1,6 +1,6 @@
 import { createAnalyser } from '../analysis/analyser.ts';
 import { loadCoco } from '../analysis/coco.ts';
-import { METRIC_NAMES, needsExtraPasses } from '../analysis/metrics/registry.ts';
+import { METRIC_NAMES, needsExtraPasses, readsOcclusion } from '../analysis/metrics/registry.ts';
 import type { RegionConfig } from '../analysis/regions.ts';
 import { ConfigError } from '../errors.ts';
 import { resolvePolicy } from '../gate/gate.ts';
@@ -160,12 +160,10 @@ function regionConfig(options: RunOptions, policy: Policy): RegionConfig | undef
   return Object.keys(config).length > 0 ? config : undefined;
 }
 
-/** Whether a rule reads a metric of the occlusion counterfactual (occlusionDrop, occlusionFlip). */
+/** Whether a rule reads a metric of the occlusion counterfactual (the registry's readsOcclusion). */
 export function wantsOcclusion(policy: Pick<Policy, 'rules' | 'baseline'>): boolean {
-  return [...policy.rules, ...policy.baseline].some((r) => OCCLUSION_METRICS.has(r.metric));
+  return [...policy.rules, ...policy.baseline].some((r) => readsOcclusion(r.metric));
 }
-
-const OCCLUSION_METRICS = new Set(['occlusionDrop', 'occlusionFlip']);
 
 /**
  * Renders the overlays of every gallery's images (each image once, however many galleries show it) and points the

@@ -9,6 +9,7 @@ export const occlusionDrop: Metric = {
   // A difference of two probabilities.
   range: [-1, 1],
   needs: 'invalid',
+  readsOcclusion: true,
   higherIsBetter: false,
   compute: (ctx) => ctx.occlusion?.occlusionDrop ?? null,
 };
@@ -20,6 +21,7 @@ export const occlusionFlip: Metric = {
   source: 'occlusion counterfactual (heatgate)',
   range: [0, 1],
   needs: 'invalid',
+  readsOcclusion: true,
   higherIsBetter: false,
   compute: (ctx) => ctx.occlusion?.occlusionFlip ?? null,
 };

@@ -45,6 +45,11 @@ export function needsExtraPasses(name: string): boolean {
   return BY_NAME.get(name)?.extraPasses === true;
 }
 
+/** True for metrics that read the occlusion counterfactual (occlusionDrop, occlusionFlip). */
+export function readsOcclusion(name: string): boolean {
+  return BY_NAME.get(name)?.readsOcclusion === true;
+}
+
 /** Old metric names whose meaning was wrong: naming them is an error that says the new name. */
 export const RENAMED_METRICS: Readonly<Record<string, string>> = { topKIoU: 'topKPrecision' };
 

@@ -60,6 +60,8 @@ export interface Metric {
   needs?: MetricNeeds;
   /** Costs extra forward passes per image: computed only when a policy rule names it or the analysis asks. */
   extraPasses?: boolean;
+  /** Reads the occlusion counterfactual (one more input per image in the session): run only when a rule names it. */
+  readsOcclusion?: boolean;
   /** A number, or null when the metric cannot be computed for this image (never 0 in its place). */
   compute(ctx: MetricContext): number | null;
 }

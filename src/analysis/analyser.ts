@@ -2,6 +2,7 @@ import type { Explainer } from '../cam/explainer.ts';
 import type { Geometry } from '../imaging/geometry.ts';
 import type { InputNotice } from '../notices.ts';
 import type { PreparedImage } from '../imaging/index.ts';
+import { SpareArrays } from '../spare-arrays.ts';
 import type { Analyser, BatchItem, PreparedAnalysis } from './types.ts';
 import { camHeatmap, createMetricContext, pointingTolerancePx, type PointingTolerance } from './metrics/context.ts';
 import { computeMetrics, DEFAULT_METRIC_NAMES, getMetric, METRIC_NAMES, needsExtraPasses, readsOcclusion } from './metrics/registry.ts';
@@ -39,9 +40,6 @@ export interface AnalyserOptions {
 export type AnalysisExplainer = Pick<Explainer, 'predict' | 'inputShape'> & {
   readonly model: Pick<Explainer['model'], 'outputIsProbability'>;
 };
-
-/** Occluded inputs kept for reuse: about the images in flight (two batches ahead, two behind, one in the session). */
-const MAX_SPARE_COPIES = 64;
 
 export const OUTLINE_COLORS = { roi: [64, 220, 64], invalid: [255, 48, 48] } as const satisfies Record<string, [number, number, number]>;
 
@@ -94,19 +92,15 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
   const { sample, ...faithfulnessOptions } = options.faithfulness ?? {};
   const sampled = sample !== undefined && options.images ? new Set(sampleEvenly(options.images, sample)) : null;
 
-  // Occluded inputs of analysed batches, reused by the next images: a fresh input-sized array per image is most of
-  // what makes V8 collect garbage in `run`.
-  const spareCopies: Float32Array[] = [];
-  const copyOfLength = (length: number) => () => {
-    const spare = spareCopies.findIndex((b) => b.length === length);
-    return spare >= 0 ? spareCopies.splice(spare, 1)[0] : new Float32Array(length);
-  };
+  // Occluded inputs of analysed batches, filled again by the next images (about the images in flight: two batches
+  // ahead, two behind, one in the session).
+  const spareCopies = new SpareArrays(64);
   const prepare = async (image: string, prepared: PreparedImage, input: { channels: number; layout: 'NCHW' | 'NHWC' }): Promise<PreparedAnalysis> => {
     const found = regions ? await regions.forImage(image, prepared.geometry) : { roi: null, invalid: null, sources: [] };
     if (!occlusion || !wantsOcclusion) return { regions: found };
     const { dstHeight: height, dstWidth: width } = prepared.geometry;
     const shape: TensorShape = { channels: input.channels, height, width, layout: input.layout === 'NCHW' ? 'CHW' : 'HWC' };
-    return { regions: found, occlusion: occlusionInput(prepared.tensor, found.invalid, shape, occlusion, copyOfLength(prepared.tensor.length)) };
+    return { regions: found, occlusion: occlusionInput(prepared.tensor, found.invalid, shape, occlusion, () => spareCopies.take(prepared.tensor.length)) };
   };
 
   return {
@@ -139,7 +133,7 @@ function buildAnalyser(options: AnalyserOptions, regions: RegionSource | null, f
       });
       // The occluded inputs have run: nothing reads them again, so later images can fill them.
       for (const a of analysis) {
-        if (a.occlusion instanceof Float32Array && spareCopies.length < MAX_SPARE_COPIES) spareCopies.push(a.occlusion);
+        if (a.occlusion instanceof Float32Array) spareCopies.give(a.occlusion);
         delete a.occlusion;
       }
 

@@ -201,7 +201,7 @@ export function occlusionInput(
   invalid: Uint8Array | null,
   shape: TensorShape,
   options: OcclusionOptions = {},
-  into?: () => Float32Array,
+  into?: () => Float32Array | undefined,
 ): 'none' | 'unchanged' | Float32Array {
   if (!invalid) return 'none';
   if (invalid.indexOf(1) < 0 && !invalid.some((v) => v !== 0)) return 'unchanged'; // nothing to occlude: identical input (masks are 0/1: indexOf is the fast test)

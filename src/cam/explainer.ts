@@ -12,6 +12,7 @@ import type { CamMethod, CamRunner, FeatureMap } from './base.ts';
 import { methodFor } from './methods.ts';
 import { combineLayers } from './combine.ts';
 import { argmax, softmax } from '../numeric.ts';
+import { SpareArrays } from '../spare-arrays.ts';
 
 export interface ExplainerOptions {
   /** Target-layer tensor names; default: heatgate's automatic choice. Several are averaged. */
@@ -82,8 +83,9 @@ export class Explainer {
   /** How it was created, and the same model at other input sizes (atSize). */
   private createOptions: ExplainerOptions = {};
   private siblings = new Map<string, Promise<Explainer>>();
-  /** Batch input buffers of finished runs (inputBuffer), and every buffer made for that purpose. */
-  private readonly spareInputs: Float32Array[] = [];
+  /** Batch input buffers of finished runs (two: the batch's, and a shorter last batch or a logits-only forward). */
+  private readonly spareInputs = new SpareArrays(2);
+  /** Every buffer inputBuffer made: only those go back to spareInputs (the head's feeds are the caller's). */
   private readonly pooledInputs = new WeakSet<Float32Array>();
 
   static async create(file: string, options: ExplainerOptions = {}): Promise<Explainer> {
@@ -350,7 +352,7 @@ export class Explainer {
       // The run is over (ONNX Runtime reads its inputs during the call and keeps none): the batch buffer can be reused.
       for (const tensor of Object.values(feeds)) {
         const data = tensor.data as Float32Array;
-        if (this.pooledInputs.has(data) && this.spareInputs.length < MAX_SPARE_INPUTS) this.spareInputs.push(data);
+        if (this.pooledInputs.has(data)) this.spareInputs.give(data);
       }
     }
   }
@@ -360,8 +362,8 @@ export class Explainer {
    * multi-megabyte array per run is external memory that makes V8 mark-compact every few batches.
    */
   private inputBuffer(length: number): Float32Array {
-    const spare = this.spareInputs.findIndex((b) => b.length === length);
-    if (spare >= 0) return this.spareInputs.splice(spare, 1)[0];
+    const spare = this.spareInputs.take(length);
+    if (spare) return spare;
     const buffer = new Float32Array(length);
     this.pooledInputs.add(buffer);
     return buffer;
@@ -395,9 +397,6 @@ export class Explainer {
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);
   }
 }
-
-/** Batch input buffers kept for reuse: the batch's, and one of another size (a shorter last batch, a logits-only forward). */
-const MAX_SPARE_INPUTS = 2;
 
 /** Why sample `n` of a batch-2 output differs from the same image's batch-1 output (relative 1e-4), or undefined. */
 function sampleDisagreement(name: string, n: number, alone: ort.Tensor, both: ort.Tensor): string | undefined {

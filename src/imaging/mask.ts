@@ -1,7 +1,7 @@
 import { InputError } from '../errors.ts';
-import { DEFAULT_MAX_PIXELS, decodeMaskShrunk, decodeOpenedMask, openImage, type DecodedPixels } from './decode.ts';
+import { DEFAULT_MAX_PIXELS, openImage, type DecodedPixels } from './decode.ts';
 import { resampleLayout, type Geometry } from './geometry.ts';
-import { interpolateToModel, isPlainCopy, reduceForModel, reducedSize } from './resample.ts';
+import { decodeReduced, interpolateToModel, isPlainCopy } from './resample.ts';
 
 /**
  * Warps a mask image into the model frame with the same geometry (and the same resampler) as `prepareImage`,
@@ -30,10 +30,7 @@ export async function warpMask(input: string | Buffer, geometry: Geometry, name?
       label,
     );
   }
-  const shrunk = reducedSize(geometry);
-  const reduced = !image.colour && image.shrinkInOneCall
-    ? await decodeMaskShrunk(image, shrunk.width, shrunk.height)
-    : await reduceForModel(await decodeOpenedMask(image), geometry, label);
+  const reduced = await decodeReduced(image, geometry, 'mask');
   if (isPlainCopy(reduced, geometry)) return thresholdShifted(reduced, geometry);
   const warped = interpolateToModel(reduced, geometry);
   const mask = new Uint8Array(warped.length);

@@ -1,8 +1,8 @@
 import { invalidParameter } from '../errors.ts';
-import { decodeOpenedRgb, decodeRgb, decodeRgbShrunk, openImage, type DecodedPixels } from './decode.ts';
+import { decodeRgb, openImage, type DecodedPixels } from './decode.ts';
 import { geometryFor, resampleLayout, RESIZE_MODES, type Geometry, type ResizeMode } from './geometry.ts';
 import { validateNormalization, type ChannelOrder, type Normalization } from './normalize.ts';
-import { interpolateToModel, isPlainCopy, reduceForModel, reducedSize } from './resample.ts';
+import { decodeReduced, interpolateToModel, isPlainCopy, reduceForModel } from './resample.ts';
 
 export type Layout = 'NCHW' | 'NHWC';
 
@@ -82,10 +82,7 @@ export async function prepareImage(input: string | Buffer, options: PreprocessOp
   } else {
     const image = await openImage(input, label, decodeOptions);
     fitted = fit(image);
-    const shrunk = reducedSize(fitted.geometry);
-    reduced = image.shrinkInOneCall
-      ? await decodeRgbShrunk(image, shrunk.width, shrunk.height)
-      : await reduceForModel(await decodeOpenedRgb(image), fitted.geometry, label);
+    reduced = await decodeReduced(image, fitted.geometry, 'rgb');
     source = { width: image.width, height: image.height };
   }
   const { size, geometry } = fitted;

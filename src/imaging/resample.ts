@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { InfrastructureError } from '../errors.ts';
-import type { DecodedPixels } from './decode.ts';
+import { decodeMaskShrunk, decodeOpenedMask, decodeOpenedRgb, decodeRgbShrunk, type DecodedPixels, type OpenedImage } from './decode.ts';
 import { resampleLayout, type Geometry } from './geometry.ts';
 import { linearTaps } from './heatmap.ts';
 
@@ -42,6 +42,21 @@ export async function reduceForModel(px: DecodedPixels, g: Geometry, name = '<im
   } catch (error) {
     throw new InfrastructureError(`resampling failed: ${(error as Error).message}`, name);
   }
+}
+
+/**
+ * An opened image brought to `reducedSize(g)`: its pixels (`rgb`), or its mask values (`mask`: the grey level, or the
+ * largest of R, G, B of a colour mask, taken before the reduce). One sharp call where that gives the same bytes
+ * (decode.ts `shrinkInOneCall`; of masks, greyscale ones), else the full decode and then `reduceForModel`.
+ */
+export async function decodeReduced(image: OpenedImage, g: Geometry, as: 'rgb' | 'mask'): Promise<DecodedPixels> {
+  const { width, height } = reducedSize(g);
+  if (as === 'rgb') {
+    return image.shrinkInOneCall ? decodeRgbShrunk(image, width, height) : reduceForModel(await decodeOpenedRgb(image), g, image.source.name);
+  }
+  return !image.colour && image.shrinkInOneCall
+    ? decodeMaskShrunk(image, width, height)
+    : reduceForModel(await decodeOpenedMask(image), g, image.source.name);
 }
 
 /** The size `reduceForModel` brings the source of `g` to: the resampled size on axes that shrink, the source size on axes that grow. */

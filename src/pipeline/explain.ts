@@ -41,6 +41,7 @@ import type { Policy } from '../gate/policy.ts';
 import { DEFAULT_GALLERY_SIZE, GalleryCandidates, GalleryRenderer, ImageOutputWriter, overlayMode, sampleImages, type OverlayMode } from './image-outputs.ts';
 import { ResultsSink, type ResultRecord } from './sink.ts';
 import { RunTimings } from './timings.ts';
+import { SpareArrays } from '../spare-arrays.ts';
 import type { TokenOptions } from '../onnx/tokens.ts';
 
 /** Which class each image is explained for. */
@@ -228,13 +229,9 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
     const imagesRoot = parseLocation(options.images, '--images');
     const analyser = options.analyser;
     const analysisInput = { channels: shape.channels, layout: shape.layout };
-    // Tensors of written batches are filled again by the next images (a fresh input-sized array per image is what
-    // makes V8 collect garbage most).
-    const spareTensors: Float32Array[] = [];
-    const tensorBuffer = (length: number) => {
-      const spare = spareTensors.findIndex((t) => t.length === length);
-      return spare >= 0 ? spareTensors.splice(spare, 1)[0] : undefined;
-    };
+    // Tensors of written batches are filled again by the next images (about the images in flight).
+    const spareTensors = new SpareArrays(64);
+    const tensorBuffer = (length: number) => spareTensors.take(length);
     const fetched = fetchAhead(todo, async (image) => {
       const read = await readImage(storage, image, imagesRoot, options.images, { ...preprocess, keepRgb: writer.wantsOverlay(image), tensorBuffer });
       if (!analyser?.prepare || !('prepared' in read)) return read;
@@ -269,7 +266,7 @@ export async function explainImages(options: ExplainRunOptions): Promise<Explain
         await sink.append(records);
         settle.resolve();
         // The batch is written: nothing reads its tensors again.
-        for (const item of items) if (spareTensors.length < MAX_SPARE_TENSORS) spareTensors.push(item.prepared.tensor);
+        for (const item of items) spareTensors.give(item.prepared.tensor);
       } catch (error) {
         settle.reject(error);
         throw error;
@@ -338,9 +335,6 @@ function noteRecord(record: ResultRecord, errors: { image: string; error: string
 
 /** Batches analysed and written while the next one runs in the session; more makes the loop wait (flat memory). */
 const MAX_BATCHES_AFTER_SESSION = 2;
-
-/** Tensors of written batches kept for the next images: about the images in flight. */
-const MAX_SPARE_TENSORS = 64;
 
 /** At most this many images are fetched and decoded at once. */
 const IMAGE_FETCH_CONCURRENCY = 16;

@@ -4,7 +4,7 @@ import { inspectModel, type InspectedModel } from '../onnx/inspect.ts';
 import { releaseWeights } from '../onnx/model.ts';
 import { chooseLayers, type LayerCandidate } from '../onnx/layers.ts';
 import type { TokenOptions } from '../onnx/tokens.ts';
-import { nonFinite, probeTensors } from '../onnx/probe.ts';
+import { nonFinite, probeImages, probeTensors, sampleDisagreement } from '../onnx/probe.ts';
 import { errorText } from '../redact.ts';
 import { openSession, ort, type ConcreteProvider, type ExecutionProvider } from '../onnx/session.ts';
 import { augmentModel, CLASS_OUTPUT, cutHead, TARGET_INPUT, type AugmentedModel } from './augment.ts';
@@ -139,8 +139,7 @@ export class Explainer {
    */
   private async checkOutputs(): Promise<void> {
     const { channels, height, width } = this.inputShape;
-    const image = new Float32Array(channels * height * width);
-    for (let i = 0; i < image.length; i++) image[i] = Math.sin(i * 0.37) * 0.5; // deterministic, no ties
+    const image = probeImages(1, channels * height * width);
     const file = this.model.loaded.file;
     let logits: Float32Array;
     try {
@@ -162,8 +161,9 @@ export class Explainer {
    */
   private async checkBatching(): Promise<void> {
     const { channels, height, width } = this.inputShape;
-    const first = Float32Array.from({ length: channels * height * width }, (_, i) => Math.sin(i * 0.37) * 0.5);
-    const second = first.map((_, i) => Math.cos(i * 0.23) * 0.5);
+    const per = channels * height * width;
+    const pair = probeImages(2, per);
+    const [first, second] = [pair.subarray(0, per), pair.subarray(per)];
     // Logits first, so a model that mixes its samples is named by its output.
     const names = [this.augmented.logits, ...this.session.outputNames.filter((n) => n !== this.augmented.logits)];
     let reason: string | undefined;
@@ -396,18 +396,6 @@ export class Explainer {
     const classes = this.model.classes;
     return Float32Array.from(inputs, (_, i) => logits[i * classes + target]);
   }
-}
-
-/** Why sample `n` of a batch-2 output differs from the same image's batch-1 output (relative 1e-4), or undefined. */
-function sampleDisagreement(name: string, n: number, alone: ort.Tensor, both: ort.Tensor): string | undefined {
-  if (both.dims[0] !== 2 || alone.dims[0] !== 1) return `output "${name}" has a leading dim of ${both.dims[0]} at batch 2`;
-  const x = alone.data as ArrayLike<number | bigint>, y = both.data as ArrayLike<number | bigint>;
-  if (y.length !== 2 * x.length) return `output "${name}" has ${y.length} values at batch 2, ${x.length} at batch 1`;
-  for (let i = 0; i < x.length; i++) {
-    const v = Number(y[n * x.length + i]), w = Number(x[i]);
-    if (!(Math.abs(v - w) <= 1e-4 * (1 + Math.abs(w))) && !(Number.isNaN(v) && Number.isNaN(w))) return `output "${name}" of sample ${n} differs between batch 2 and batch 1`;
-  }
-  return undefined;
 }
 
 /**

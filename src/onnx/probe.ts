@@ -101,8 +101,7 @@ export async function probeTensors(
     const dims = input.layout === 'NCHW'
       ? [size.batch, input.channels, size.height, size.width]
       : [size.batch, size.height, size.width, input.channels];
-    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5; // deterministic, no ties
+    const data = probeImages(size.batch, dims.reduce((a, b) => a * b, 1) / size.batch);
     const result = await session.run({ [input.name]: new ort.Tensor('float32', data, dims) });
     const out = new Map<string, TensorInfo>();
     for (const name of tensors) {
@@ -129,20 +128,13 @@ export async function batchDisagreement(model: onnx.IModelProto, file: string, i
   try {
     const per = input.channels * size.height * size.width;
     const dims = (batch: number) => (input.layout === 'NCHW' ? [batch, input.channels, size.height, size.width] : [batch, size.height, size.width, input.channels]);
-    const data = new Float32Array(2 * per);
-    for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.5;
+    const data = probeImages(2, per);
     const both = await session.run({ [input.name]: new ort.Tensor('float32', data, dims(2)) });
     for (let n = 0; n < 2; n++) {
       const alone = await session.run({ [input.name]: new ort.Tensor('float32', data.slice(n * per, (n + 1) * per), dims(1)) });
       for (const name of session.outputNames) {
-        const a = alone[name], b = both[name];
-        if (b.dims[0] !== 2 || a.dims[0] !== 1) return `output "${name}" has a leading dim of ${b.dims[0]} at batch 2`;
-        const x = a.data as ArrayLike<number>, y = b.data as ArrayLike<number>;
-        if (y.length !== 2 * x.length) return `output "${name}" has ${y.length} values at batch 2, ${x.length} at batch 1`;
-        for (let i = 0; i < x.length; i++) {
-          const v = Number(y[n * x.length + i]), w = Number(x[i]);
-          if (Math.abs(v - w) > 1e-4 * (1 + Math.abs(w))) return `output "${name}" of sample ${n} differs between batch 2 and batch 1`;
-        }
+        const why = sampleDisagreement(name, n, alone[name], both[name]);
+        if (why) return why;
       }
     }
     return undefined;
@@ -151,4 +143,24 @@ export async function batchDisagreement(model: onnx.IModelProto, file: string, i
   } finally {
     await session.release();
   }
+}
+
+/** `count` deterministic synthetic images of `per` values each, back to back (no ties): the input of every probe run. */
+export function probeImages(count: number, per: number): Float32Array {
+  return Float32Array.from({ length: count * per }, (_, i) => Math.sin(i * 0.37) * 0.5);
+}
+
+/**
+ * Why sample `n` of an output at batch 2 (`both`) differs from the same image's output alone (relative 1e-4; NaN
+ * equals NaN), or undefined when they agree.
+ */
+export function sampleDisagreement(name: string, n: number, alone: ort.Tensor, both: ort.Tensor): string | undefined {
+  if (both.dims[0] !== 2 || alone.dims[0] !== 1) return `output "${name}" has a leading dim of ${both.dims[0]} at batch 2`;
+  const x = alone.data as ArrayLike<number | bigint>, y = both.data as ArrayLike<number | bigint>;
+  if (y.length !== 2 * x.length) return `output "${name}" has ${y.length} values at batch 2, ${x.length} at batch 1`;
+  for (let i = 0; i < x.length; i++) {
+    const v = Number(y[n * x.length + i]), w = Number(x[i]);
+    if (!(Math.abs(v - w) <= 1e-4 * (1 + Math.abs(w))) && !(Number.isNaN(v) && Number.isNaN(w))) return `output "${name}" of sample ${n} differs between batch 2 and batch 1`;
+  }
+  return undefined;
 }

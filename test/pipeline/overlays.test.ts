@@ -112,14 +112,20 @@ describe('run --overlays worst: one gallery per failed or warned rule', () => {
   interface Gallery { rule: string; order: string; images: { image: string; overlay?: string }[] }
   const verdictOf = async (out: string) =>
     JSON.parse(await readFile(path.join(out, 'verdict.json'), 'utf8')) as { verdict: string; galleries: Gallery[]; worstImages: Gallery };
+  /** Writes the policy and runs `model` with it into a folder of the same name. */
+  const gate = async (name: string, model: string, policyYaml: string) => {
+    const policy = path.join(dir, `${name}.yaml`);
+    await writeFile(policy, policyYaml);
+    const out = path.join(dir, name);
+    const result = await run(model, out, policy);
+    return { result, out };
+  };
   const sectionsOf = async (out: string) =>
     [...(await readFile(path.join(out, 'report.html'), 'utf8')).matchAll(/<section id="gallery[^"]*" class="gallery-section">([\s\S]*?)<\/section>/g)].map((m) => m[1]);
 
   it('two failing rules: two galleries, every image of both with its overlay, each rendered once; two report sections and tables', async () => {
-    const policy = path.join(dir, 'two-failing.yaml');
-    await writeFile(policy, 'version: 1\nrules:\n  - {name: mean-invalid-mass, metric: invalidMass, max: 0.2}\n  - {name: concentrated, metric: entropy, max: 0.5}\n');
-    const out = path.join(dir, 'two-failing');
-    const result = await run('shortcut', out, policy);
+    const { result, out } = await gate('two-failing', 'shortcut',
+      'version: 1\nrules:\n  - {name: mean-invalid-mass, metric: invalidMass, max: 0.2}\n  - {name: concentrated, metric: entropy, max: 0.5}\n');
     expect(result.code, result.stderr).toBe(1);
     const verdict = await verdictOf(out);
     expect(verdict.galleries.map((g) => [g.rule, g.order, g.images.length])).toEqual([
@@ -143,10 +149,8 @@ describe('run --overlays worst: one gallery per failed or warned rule', () => {
   }, 90_000);
 
   it('a passing run: one gallery, the first rule\'s worst images, with their overlays', async () => {
-    const policy = path.join(dir, 'passing.yaml');
-    await writeFile(policy, 'version: 1\nrules:\n  - {name: mean-invalid-mass, metric: invalidMass, max: 0.2}\n  - {name: spread, metric: entropy, max: 1000}\n');
-    const out = path.join(dir, 'passing');
-    const result = await run('clean', out, policy);
+    const { result, out } = await gate('passing', 'clean',
+      'version: 1\nrules:\n  - {name: mean-invalid-mass, metric: invalidMass, max: 0.2}\n  - {name: spread, metric: entropy, max: 1000}\n');
     expect(result.code, result.stderr).toBe(0);
     const verdict = await verdictOf(out);
     expect(verdict.verdict).toBe('pass');

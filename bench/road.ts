@@ -6,7 +6,8 @@
  *   node --import tsx bench/road.ts [--size 224] [--repeats 3]
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_ROAD_SHARES, noisyLinearImpute, rankPixels, roadMask } from '../src/analysis/faithfulness.ts';
+import { DEFAULT_ROAD_SHARES, rankPixels, roadMask } from '../src/analysis/faithfulness.ts';
+import { noisyLinearImpute } from '../src/analysis/linear-imputation.ts';
 import { mulberry32 } from '../src/numeric.ts';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '224' }, repeats: { type: 'string', default: '3' } } });

@@ -20,9 +20,8 @@
  */
 import { mulberry32, softmax } from '../numeric.ts';
 import { noisyLinearImpute } from './linear-imputation.ts';
-import { gaussianBlur, DEFAULT_BLUR_SIGMA, type TensorShape } from './occlusion.ts';
+import { gaussianBlur, DEFAULT_BLUR_SIGMA, strides, type TensorShape } from './occlusion.ts';
 
-export { noisyLinearImpute };
 
 export type FaithfulnessFill = 'blur' | 'mean';
 
@@ -92,10 +91,6 @@ export function curveAuc(curve: readonly number[]): number {
   let sum = 0;
   for (const p of curve) sum += p;
   return (sum - curve[0] / 2 - curve[s] / 2) / s;
-}
-
-function strides(shape: TensorShape): { cs: number; ps: number } {
-  return shape.layout === 'CHW' ? { cs: shape.height * shape.width, ps: 1 } : { cs: 1, ps: shape.channels };
 }
 
 /** The fill image: every channel blurred, or every channel at its mean. */

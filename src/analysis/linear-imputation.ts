@@ -15,7 +15,7 @@
  * channel, and the imputed values agree with a dense direct solve to float32 rounding (test/analysis). Measured with
  * bench/road.ts: 18 imputations of a 224x224x3 image in about 1.6 s of CPU instead of 45 s.
  */
-import type { TensorShape } from './occlusion.ts';
+import { strides, type TensorShape } from './occlusion.ts';
 
 /** Stop at ‖r‖ ≤ RELATIVE_RESIDUAL·‖b‖ per channel. */
 const RELATIVE_RESIDUAL = 1e-10;
@@ -342,7 +342,7 @@ function gaussian(next: () => number): number {
  */
 export function noisyLinearImpute(input: Float32Array, shape: TensorShape, remove: Uint8Array, noise: number, next: () => number): Float32Array {
   const { height: h, width: w, channels } = shape;
-  const cs = shape.layout === 'CHW' ? h * w : 1, ps = shape.layout === 'CHW' ? 1 : channels;
+  const { cs, ps } = strides(shape);
   const out = Float32Array.from(input);
   let m = 0;
   for (let p = 0; p < h * w; p++) m += remove[p] ? 1 : 0;

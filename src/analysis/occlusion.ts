@@ -60,7 +60,7 @@ function check(input: Float32Array, shape: TensorShape, invalid: Uint8Array): vo
 }
 
 /** Strides so that element (c, y, x) is at c*cs + (y*w + x)*ps. */
-function strides(shape: TensorShape): { cs: number; ps: number } {
+export function strides(shape: TensorShape): { cs: number; ps: number } {
   return shape.layout === 'CHW' ? { cs: shape.height * shape.width, ps: 1 } : { cs: 1, ps: shape.channels };
 }
 

@@ -1,7 +1,8 @@
 // Faithfulness metrics by hand: tiny inputs whose curves, AUCs, percentiles and imputations are worked out on paper.
 import { describe, expect, it } from 'vitest';
 import { createAnalyser, sampleEvenly } from '../../src/analysis/analyser.ts';
-import { curveAuc, faithfulness, fillImage, noisyLinearImpute, randomOrder, rankPixels, roadMask } from '../../src/analysis/faithfulness.ts';
+import { curveAuc, faithfulness, fillImage, randomOrder, rankPixels, roadMask } from '../../src/analysis/faithfulness.ts';
+import { noisyLinearImpute } from '../../src/analysis/linear-imputation.ts';
 import { createMetricContext } from '../../src/analysis/metrics/context.ts';
 import { computeMetrics } from '../../src/analysis/metrics/registry.ts';
 import type { TensorShape } from '../../src/analysis/occlusion.ts';
